@@ -1,0 +1,98 @@
+/*
+ * Symbols: the modules loaded in the target (from NT_FILE and the dynamic
+ * linker's link map), their build-ids as the core records them, and, when the
+ * files can be found and their build-ids match, ELF symbols and DWARF through
+ * elfutils (libdwfl/libdw). Everything here degrades to "not found": the
+ * layers above must work from the core alone.
+ */
+#ifndef HEAPCORE_SYMBOLS_H
+#define HEAPCORE_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapcore/error.h"
+#include "heapcore/target.h"
+
+struct hc_symbol_options {
+	const char *binary;          /* the executable named on the command line, or NULL */
+	const char *sysroot;         /* prefix for every path the core names (a container's root), or NULL */
+	const char *const *debug_dirs; /* extra dirs holding .build-id/xx/yyyy.debug, searched first */
+	unsigned ndebug_dirs;
+	bool no_default_debug_dirs;  /* do not look in SYSROOT/usr/lib/debug (tests hide debug info so) */
+	bool no_files;               /* open no file at all: symbols from the core alone */
+};
+
+enum hc_module_file_status {
+	HC_MODULE_FILE_MISSING = 0,  /* no file found */
+	HC_MODULE_FILE_FOUND = 1,    /* found, build-id matches (or the core holds none to compare) */
+	HC_MODULE_FILE_MISMATCH = 2, /* a file was found but its build-id differs: refused */
+};
+
+struct hc_module {
+	char *name;                  /* path as the process mapped it */
+	uint64_t start, end;         /* lowest and highest+1 address mapped from the file */
+	uint64_t bias;               /* runtime address - ELF p_vaddr; valid if bias_known */
+	bool bias_known;
+	bool is_main;                /* the executable */
+	uint8_t build_id[64];
+	uint32_t build_id_len;       /* 0: the core holds no build-id note for it */
+	enum hc_module_file_status file_status;
+	char *file_path;             /* ELF file used, if found */
+	char *debug_path;            /* separate debug file used, if found */
+	bool has_symtab;             /* a full .symtab (file or debug file), not only .dynsym */
+	bool has_dwarf;
+	void *priv;                  /* private to symbols.c */
+};
+
+struct hc_symbols {
+	struct hc_target *target;
+	struct hc_module *modules;   /* sorted by start */
+	uint32_t nmodules;
+	void *priv;                  /* private to symbols.c */
+};
+
+struct hc_symbol {
+	const char *name;            /* owned by the symbols object */
+	uint64_t address;            /* runtime address; for TLS symbols, the offset in the module's TLS block */
+	uint64_t size;
+	int type;                    /* STT_* */
+	bool is_tls;
+};
+
+/* Never fails for a missing file: a module without one is reported MISSING. Warnings go to t->warnings. */
+struct hc_error *hc_symbols_open(struct hc_target *t, const struct hc_symbol_options *opts,
+				 struct hc_symbols **out);
+void hc_symbols_destroy(struct hc_symbols *s);
+
+/* The module whose file's basename starts with prefix ("libc.so", "libc-"), or NULL. */
+const struct hc_module *hc_symbols_module_by_name(const struct hc_symbols *s, const char *prefix);
+const struct hc_module *hc_symbols_module_at(const struct hc_symbols *s, uint64_t addr);
+const struct hc_module *hc_symbols_main_module(const struct hc_symbols *s);
+
+/* By name in one module (m != NULL) or any: .symtab (file or debug file) first, then .dynsym. */
+bool hc_symbols_lookup(const struct hc_symbols *s, const struct hc_module *m, const char *name,
+		       struct hc_symbol *out);
+/* "symbol+0x10" (or "module+0x1234" with no symbol) for addr; false if addr is in no module. */
+bool hc_symbols_describe(const struct hc_symbols *s, uint64_t addr, char *buf, size_t len);
+
+/*
+ * Reads bytes at a runtime address from the module's on-disk file, for what
+ * a core does not hold (code, read-only data). Fails unless FOUND.
+ */
+enum hc_read_status hc_symbols_read_file(const struct hc_symbols *s, const struct hc_module *m,
+					 uint64_t addr, void *buf, size_t len);
+/* The module's runtime address range of its executable code segment; false if unknown. */
+bool hc_symbols_code_range(const struct hc_symbols *s, const struct hc_module *m, uint64_t *start,
+			   uint64_t *end);
+
+/* From DWARF, when present: sizeof(struct name) and offsetof(struct name, member). */
+bool hc_symbols_struct_size(const struct hc_symbols *s, const struct hc_module *m,
+			    const char *struct_name, uint64_t *size);
+bool hc_symbols_member_offset(const struct hc_symbols *s, const struct hc_module *m,
+			      const char *struct_name, const char *member, uint64_t *offset);
+
+/* Hex of the build-id into buf (2*len+1 bytes); "" when none. */
+void hc_build_id_hex(const uint8_t *id, uint32_t len, char *buf);
+
+#endif

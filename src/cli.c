@@ -1,0 +1,273 @@
+/*
+ * The heapcore command line: parses options, runs one command through the
+ * library, prints its report, and turns the outcome into an exit code
+ * (docs/exit-codes.md). The only place that prints errors or exits.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heapcore/glibc_heap.h"
+#include "heapcore/report.h"
+#include "heapcore/symbols.h"
+#include "heapcore/target.h"
+
+#define HEAPCORE_VERSION "0.1.0"
+#define MAX_DEBUG_DIRS 16
+
+enum output_format { FORMAT_TEXT, FORMAT_JSON };
+
+struct cli_options {
+	enum output_format format;
+	struct hc_symbol_options symbols;
+	const char *debug_dirs[MAX_DEBUG_DIRS];
+	enum hc_arena_method arena_method;
+	uint64_t max_memory;
+	const char *core;
+	const char *binary;
+};
+
+static const char usage_text[] =
+	"usage: heapcore COMMAND [OPTIONS] CORE [BINARY]\n"
+	"\n"
+	"Commands:\n"
+	"  info CORE [BINARY]    process, signal, threads, modules (build-id, file found?), mappings\n"
+	"  heap CORE [BINARY]    glibc malloc arenas: chunks in use, free, fastbin, tcache, top, mmapped\n"
+	"\n"
+	"Options:\n"
+	"  --format text|json    output format (default text)\n"
+	"  --sysroot DIR         look for the core's files under DIR (a container's root)\n"
+	"  --debug-dir DIR       also look for DIR/.build-id/xx/yyyy.debug (repeatable)\n"
+	"  --no-default-debug-dirs  do not look in SYSROOT/usr/lib/debug\n"
+	"  --no-files            use no file at all: work from the core alone\n"
+	"  --arena-method auto|symbols|disassembly|scan\n"
+	"                        how to find glibc's main_arena (default auto: in that order)\n"
+	"  --max-memory BYTES    refuse to use more than BYTES for decompressing the core (K/M/G suffixes)\n"
+	"  -h, --help            this text\n"
+	"  --version             heapcore's version\n"
+	"\n"
+	"Exit codes: 0 done; 1 internal error; 2 usage; 3 file unreadable; 4 not a supported core;\n"
+	"5 input damaged, results partial; 6 out of memory; 7 nothing to analyse (e.g. no glibc heap);\n"
+	"8 unsupported (architecture, allocator version). See docs/exit-codes.md.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "heapcore: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'heapcore --help'.\n");
+	return HC_ERR_USAGE;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Returns 0, or an exit code after printing the problem. */
+static int parse_options(int argc, char **argv, struct cli_options *o)
+{
+	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
+	       OPT_ARENA_METHOD, OPT_MAX_MEMORY };
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+		{ "no-default-debug-dirs", no_argument, NULL, OPT_NO_DEFAULT_DEBUG },
+		{ "no-files", no_argument, NULL, OPT_NO_FILES },
+		{ "arena-method", required_argument, NULL, OPT_ARENA_METHOD },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "text"))
+				o->format = FORMAT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				o->format = FORMAT_JSON;
+			else
+				return usage_error("--format takes text or json, not '%s'", optarg);
+			break;
+		case OPT_SYSROOT:
+			o->symbols.sysroot = optarg;
+			break;
+		case OPT_DEBUG_DIR:
+			if (o->symbols.ndebug_dirs == MAX_DEBUG_DIRS)
+				return usage_error("at most 16 --debug-dir options%s", "");
+			o->debug_dirs[o->symbols.ndebug_dirs++] = optarg;
+			break;
+		case OPT_NO_DEFAULT_DEBUG:
+			o->symbols.no_default_debug_dirs = true;
+			break;
+		case OPT_NO_FILES:
+			o->symbols.no_files = true;
+			break;
+		case OPT_ARENA_METHOD:
+			if (!strcmp(optarg, "auto"))
+				o->arena_method = HC_ARENA_METHOD_AUTO;
+			else if (!strcmp(optarg, "symbols"))
+				o->arena_method = HC_ARENA_METHOD_SYMBOLS;
+			else if (!strcmp(optarg, "disassembly"))
+				o->arena_method = HC_ARENA_METHOD_DISASSEMBLY;
+			else if (!strcmp(optarg, "scan"))
+				o->arena_method = HC_ARENA_METHOD_SCAN;
+			else
+				return usage_error("--arena-method takes auto, symbols, disassembly or scan, not '%s'",
+						   optarg);
+			break;
+		case OPT_MAX_MEMORY:
+			if (parse_size(optarg, &o->max_memory))
+				return usage_error("--max-memory takes a size such as 4G, not '%s'", optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			return usage_error("bad option%s", "");
+		}
+	}
+	o->symbols.debug_dirs = o->debug_dirs;
+	int rest = argc - optind;
+	if (rest < 1 || rest > 2)
+		return usage_error("%s", rest < 1 ? "a CORE file is required" : "too many arguments");
+	o->core = argv[optind];
+	o->binary = rest == 2 ? argv[optind + 1] : NULL;
+	o->symbols.binary = o->binary;
+	return 0;
+}
+
+/* Prints err as one line and returns its exit code. */
+static int report_error(struct hc_error *err)
+{
+	int code = err->code;
+	fprintf(stderr, "heapcore: %s\n", err->message);
+	hc_error_destroy(err);
+	return code;
+}
+
+static int print_report(json_t *report, const struct cli_options *o,
+			void (*text)(const json_t *, FILE *))
+{
+	if (!report) {
+		fprintf(stderr, "heapcore: out of memory building the report\n");
+		return HC_ERR_NOMEM;
+	}
+	if (o->format == FORMAT_JSON) {
+		json_dumpf(report, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		fputc('\n', stdout);
+	} else {
+		text(report, stdout);
+	}
+	int partial = json_is_true(json_object_get(report, "partial"));
+	json_decref(report);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "heapcore: cannot write the report\n");
+		return HC_ERR_IO;
+	}
+	return partial ? HC_ERR_DAMAGED : 0;
+}
+
+/* Opens the core and its symbols; on failure prints and returns the exit code. */
+static int open_target(const struct cli_options *o, struct hc_target **t, struct hc_symbols **s)
+{
+	struct hc_error *err = hc_target_open_core_capped(o->core, o->max_memory, t);
+	if (err)
+		return report_error(err);
+	err = hc_symbols_open(*t, &o->symbols, s);
+	if (err) {
+		hc_target_destroy(*t);
+		return report_error(hc_error_prefix(err, "%s", o->core));
+	}
+	return 0;
+}
+
+/* The partial/damage line on stderr, so scripts reading JSON still see it. */
+static void say_partial(const struct hc_target *t)
+{
+	if (t->warnings.partial)
+		fprintf(stderr, "heapcore: %s: input is damaged or incomplete; results are partial\n",
+			t->path);
+}
+
+static int cmd_info(const struct cli_options *o)
+{
+	struct hc_target *t;
+	struct hc_symbols *s;
+	int rc = open_target(o, &t, &s);
+	if (rc)
+		return rc;
+	json_t *r = hc_report_info(t, s);
+	if (r)
+		hc_report_add_warnings(r, &t->warnings);
+	say_partial(t);
+	rc = print_report(r, o, hc_report_info_text);
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	return rc;
+}
+
+static int cmd_heap(const struct cli_options *o)
+{
+	struct hc_target *t;
+	struct hc_symbols *s;
+	int rc = open_target(o, &t, &s);
+	if (rc)
+		return rc;
+	struct hc_glibc_walk_options wo = { .method = o->arena_method };
+	struct hc_glibc_heap *h;
+	struct hc_error *err = hc_glibc_walk(t, s, &wo, &h);
+	if (err) {
+		rc = report_error(hc_error_prefix(err, "%s", o->core));
+	} else {
+		json_t *r = hc_report_heap(t, h);
+		if (r)
+			hc_report_add_warnings(r, &t->warnings);
+		say_partial(t);
+		rc = print_report(r, o, hc_report_heap_text);
+		hc_glibc_heap_destroy(h);
+	}
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? HC_ERR_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("heapcore %s\n", HEAPCORE_VERSION);
+		return 0;
+	}
+	struct cli_options o = { .format = FORMAT_TEXT };
+	const char *command = argv[1];
+	int rc = parse_options(argc - 1, argv + 1, &o);
+	if (rc)
+		return rc;
+	if (!strcmp(command, "info"))
+		return cmd_info(&o);
+	if (!strcmp(command, "heap"))
+		return cmd_heap(&o);
+	return usage_error("unknown command '%s'", command);
+}

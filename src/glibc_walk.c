@@ -1,0 +1,938 @@
+/*
+ * The glibc chunk walk: every chunk of every arena (main sbrk heap and
+ * heap_info heaps), every mmapped chunk, and every thread's tcache, each
+ * chunk given the state glibc itself would give it.
+ *
+ * Free lists are read first (bins, fastbins), then each heap is walked by
+ * chunk sizes and each chunk looked up in those lists; tcache lists are
+ * applied last, because tcache chunks look in use to the heap walk and can
+ * belong to any arena. The heap is untrusted: each list walk is bounded and
+ * cycle-checked, each header is checked against the allocator's invariants,
+ * and a bad header is recorded as corruption and skipped to the next chunk
+ * known from the free lists, so one damaged chunk costs only its neighbourhood.
+ */
+#include "heapcore/glibc_heap.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SIZE_SZ 8
+#define MINSIZE 0x20
+#define CHUNK_HDR_SZ 0x10
+#define PREV_INUSE 1
+#define IS_MMAPPED 2
+#define NON_MAIN_ARENA 4
+#define SIZE_BITS 7
+#define NBINS 128
+#define PAGE 4096
+
+#define MAX_ARENAS 1024
+#define MAX_HEAPS_PER_ARENA 65536
+#define MAX_CORRUPTIONS 1000
+/* tcache counts are 16-bit: no list can be longer, whatever a damaged count says */
+#define MAX_TCACHE_LIST 65536
+
+enum free_kind { KIND_NONE, KIND_UNSORTED, KIND_SMALL, KIND_LARGE };
+
+/* A chunk some free list names, before the heap walk confirms it. */
+struct mark {
+	uint64_t addr;
+	uint8_t state;
+	uint8_t kind;
+};
+
+struct walk {
+	struct hc_target *t;
+	struct hc_glibc_heap *h;
+	const struct hc_glibc_layout *L;
+	uint64_t max_list;           /* no list can hold more chunks than the core has bytes for */
+	struct mark *marks;
+	uint32_t nmarks, marks_cap;
+	uint32_t chunks_cap;
+	uint8_t *chunk_kind;         /* enum free_kind per chunk, parallel to the chunk arrays */
+	bool oom;
+};
+
+const char *hc_chunk_state_name(enum hc_chunk_state s)
+{
+	static const char *const names[] = { "used", "free", "fastbin", "tcache", "top", "mmapped" };
+	return (unsigned)s < HC_CHUNK_STATE_COUNT ? names[s] : "unknown";
+}
+
+static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
+{
+	struct hc_glibc_heap *h = w->h;
+	char *msg;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	hc_warnings_add(&w->t->warnings, HC_WARN_PARTIAL, "heap corruption at 0x%llx: %s",
+			(unsigned long long)addr, msg);
+	if (h->ncorruptions >= MAX_CORRUPTIONS) {
+		h->corruptions_dropped++;
+		free(msg);
+		return;
+	}
+	if (h->ncorruptions % 64 == 0) {
+		struct hc_corruption *c =
+			realloc(h->corruptions, (h->ncorruptions + 64) * sizeof(*c));
+		if (!c) {
+			free(msg);
+			return;
+		}
+		h->corruptions = c;
+	}
+	h->corruptions[h->ncorruptions].address = addr;
+	h->corruptions[h->ncorruptions].message = msg;
+	h->ncorruptions++;
+}
+
+static bool rd(struct walk *w, uint64_t addr, uint64_t *v)
+{
+	return hc_target_read_u64(w->t, addr, v);
+}
+
+/* Brent's cycle check: true once p has been seen before in this list. */
+struct cycle_check {
+	uint64_t saved;
+	uint64_t steps, limit;
+};
+
+static bool cycle_seen(struct cycle_check *c, uint64_t p)
+{
+	if (c->limit && p == c->saved)
+		return true;
+	if (++c->steps >= c->limit) {
+		c->saved = p;
+		c->limit = c->limit ? c->limit * 2 : 2;
+		c->steps = 0;
+	}
+	return false;
+}
+
+static void add_mark(struct walk *w, uint64_t addr, uint8_t state, uint8_t kind)
+{
+	if (w->nmarks == w->marks_cap) {
+		uint32_t cap = w->marks_cap ? w->marks_cap * 2 : 1024;
+		struct mark *m = realloc(w->marks, cap * sizeof(*m));
+		if (!m) {
+			w->oom = true;
+			return;
+		}
+		w->marks = m;
+		w->marks_cap = cap;
+	}
+	w->marks[w->nmarks++] = (struct mark){ addr, state, kind };
+}
+
+static int compare_marks(const void *a, const void *b)
+{
+	const struct mark *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Index of the first mark with addr >= a. */
+static uint32_t mark_lower_bound(const struct walk *w, uint64_t a)
+{
+	uint32_t lo = 0, hi = w->nmarks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (w->marks[mid].addr < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint64_t ms_field(const uint8_t *ms, int32_t off)
+{
+	uint64_t v;
+	memcpy(&v, ms + off, 8);
+	return v;
+}
+
+static uint64_t reveal(const struct walk *w, uint64_t field_addr, uint64_t stored)
+{
+	return w->L->safe_linking ? (field_addr >> 12) ^ stored : stored;
+}
+
+/* Smallbins hold one size each; largebins a range (largebin_index_64). */
+static unsigned bin_index_for_size(uint64_t sz)
+{
+	if (sz < 0x400)
+		return sz >> 4;
+	uint64_t s = sz;
+	if ((s >> 6) <= 48)
+		return 48 + (s >> 6);
+	if ((s >> 9) <= 20)
+		return 91 + (s >> 9);
+	if ((s >> 12) <= 10)
+		return 110 + (s >> 12);
+	if ((s >> 15) <= 4)
+		return 119 + (s >> 15);
+	if ((s >> 18) <= 2)
+		return 124 + (s >> 18);
+	return 126;
+}
+
+static void collect_bins(struct walk *w, uint64_t arena, const uint8_t *ms)
+{
+	const struct hc_glibc_layout *L = w->L;
+	for (unsigned i = 1; i < NBINS; i++) {
+		uint64_t head = arena + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+		uint64_t p = ms_field(ms, L->ms_bins + (i - 1) * 16), prev = head;
+		uint8_t kind = i == 1 ? KIND_UNSORTED : i < 64 ? KIND_SMALL : KIND_LARGE;
+		struct cycle_check cc = { 0 };
+		uint64_t n = 0;
+		while (p != head) {
+			uint64_t size, bk;
+			if (p & 15) {
+				corruption(w, head, "bin %u points to misaligned chunk 0x%llx", i,
+					   (unsigned long long)p);
+				break;
+			}
+			if (!rd(w, p + 8, &size) || !rd(w, p + 24, &bk)) {
+				corruption(w, head, "bin %u points to 0x%llx, which is not in the core",
+					   i, (unsigned long long)p);
+				break;
+			}
+			if (cycle_seen(&cc, p) || ++n > w->max_list) {
+				corruption(w, head, "bin %u list loops without returning to its head", i);
+				break;
+			}
+			if (bk != prev)
+				corruption(w, p, "bin %u: chunk's bk is 0x%llx, expected 0x%llx", i,
+					   (unsigned long long)bk, (unsigned long long)prev);
+			uint64_t sz = size & ~(uint64_t)SIZE_BITS;
+			if (i > 1 && bin_index_for_size(sz) != i)
+				corruption(w, p, "chunk of size 0x%llx is in bin %u", (unsigned long long)sz, i);
+			add_mark(w, p, HC_CHUNK_FREE, kind);
+			prev = p;
+			if (!rd(w, p + 16, &p))
+				break;
+		}
+	}
+}
+
+static void collect_fastbins(struct walk *w, uint64_t arena, const uint8_t *ms)
+{
+	const struct hc_glibc_layout *L = w->L;
+	for (unsigned i = 0; i < L->nfastbins; i++) {
+		uint64_t p = ms_field(ms, L->ms_fastbins + 8 * i);
+		struct cycle_check cc = { 0 };
+		uint64_t n = 0;
+		while (p) {
+			uint64_t size, next;
+			if (p & 15) {
+				corruption(w, arena, "fastbin %u holds misaligned pointer 0x%llx", i,
+					   (unsigned long long)p);
+				break;
+			}
+			if (!rd(w, p + 8, &size) || !rd(w, p + 16, &next)) {
+				corruption(w, arena, "fastbin %u points to 0x%llx, which is not in the core",
+					   i, (unsigned long long)p);
+				break;
+			}
+			if (cycle_seen(&cc, p) || ++n > w->max_list) {
+				corruption(w, p, "fastbin %u list loops", i);
+				break;
+			}
+			if (((size & ~(uint64_t)SIZE_BITS) >> 4) - 2 != i)
+				corruption(w, p, "chunk of size 0x%llx is in fastbin %u",
+					   (unsigned long long)(size & ~(uint64_t)SIZE_BITS), i);
+			add_mark(w, p, HC_CHUNK_FASTBIN, KIND_NONE);
+			p = reveal(w, p + 16, next);
+		}
+	}
+}
+
+static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t state, uint32_t arena,
+		       uint8_t kind)
+{
+	struct hc_glibc_heap *h = w->h;
+	if (h->nchunks == UINT32_MAX) {
+		w->oom = true;
+		return false;
+	}
+	if (h->nchunks == w->chunks_cap) {
+		uint32_t cap = w->chunks_cap ? (w->chunks_cap > UINT32_MAX / 2 ? UINT32_MAX : w->chunks_cap * 2) : 4096;
+		uint64_t *a = realloc(h->chunk_addr, (size_t)cap * 8);
+		if (a)
+			h->chunk_addr = a;
+		uint64_t *s = realloc(h->chunk_size, (size_t)cap * 8);
+		if (s)
+			h->chunk_size = s;
+		uint8_t *st = realloc(h->chunk_state, cap);
+		if (st)
+			h->chunk_state = st;
+		uint32_t *ar = realloc(h->chunk_arena, (size_t)cap * 4);
+		if (ar)
+			h->chunk_arena = ar;
+		uint8_t *k = realloc(w->chunk_kind, cap);
+		if (k)
+			w->chunk_kind = k;
+		if (!a || !s || !st || !ar || !k) {
+			w->oom = true;
+			return false;
+		}
+		w->chunks_cap = cap;
+	}
+	uint32_t i = h->nchunks++;
+	h->chunk_addr[i] = addr;
+	h->chunk_size[i] = size;
+	h->chunk_state[i] = state;
+	h->chunk_arena[i] = arena;
+	w->chunk_kind[i] = kind;
+	return true;
+}
+
+/* The next chunk address the free lists vouch for in (p, end), or end. */
+static uint64_t resync_point(const struct walk *w, uint64_t p, uint64_t end, uint64_t top)
+{
+	uint32_t i = mark_lower_bound(w, p + 1);
+	uint64_t next = i < w->nmarks && w->marks[i].addr < end ? w->marks[i].addr : end;
+	if (top > p && top < next)
+		next = top;
+	return next;
+}
+
+static struct hc_glibc_arena *arena_at(struct walk *w, uint32_t idx)
+{
+	return &w->h->arenas[idx];
+}
+
+/*
+ * Walks [first, end) of one heap. top is the arena's top chunk when it lies in
+ * this heap (the walk ends there), else 0 and the heap ends in fenceposts.
+ */
+static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64_t end, uint64_t top,
+		      bool is_main)
+{
+	struct hc_glibc_arena *a = arena_at(w, arena_idx);
+	uint64_t p = first;
+	uint64_t expected_arena_bit = is_main ? 0 : NON_MAIN_ARENA;
+	while (p < end && !w->oom) {
+		uint64_t size;
+		if (p == top) {
+			if (!rd(w, p + 8, &size)) {
+				corruption(w, p, "top chunk header is not in the core");
+				a->unwalked_bytes += end - p;
+				return;
+			}
+			uint64_t sz = size & ~(uint64_t)SIZE_BITS;
+			if (p + sz != end)
+				corruption(w, p, "top chunk of size 0x%llx ends at 0x%llx, the heap at 0x%llx",
+					   (unsigned long long)sz, (unsigned long long)(p + sz),
+					   (unsigned long long)end);
+			push_chunk(w, p, sz, HC_CHUNK_TOP, arena_idx, KIND_NONE);
+			return;
+		}
+		const char *problem = NULL;
+		uint64_t sz = 0;
+		if (!rd(w, p + 8, &size)) {
+			problem = "chunk header is not in the core";
+		} else {
+			sz = size & ~(uint64_t)SIZE_BITS;
+			/* an older heap ends with fenceposts: a 0x10 chunk, then a bare 0 header */
+			if (!top && sz == CHUNK_HDR_SZ && p + 2 * CHUNK_HDR_SZ <= end) {
+				a->fenceposts.count++;
+				a->fenceposts.bytes += end - p;
+				if (p + 2 * CHUNK_HDR_SZ != end)
+					corruption(w, p, "fencepost found 0x%llx bytes before the heap's end",
+						   (unsigned long long)(end - p));
+				return;
+			}
+			if (sz < MINSIZE || (sz & 15))
+				problem = "chunk size is below the minimum or misaligned";
+			else if (sz > end - p)
+				problem = "chunk size runs past the end of its heap";
+			else if (top && p < top && sz > top - p)
+				problem = "chunk size runs over the top chunk";
+			else if ((size & NON_MAIN_ARENA) != expected_arena_bit)
+				problem = is_main ? "NON_MAIN_ARENA bit set in the main arena"
+						  : "NON_MAIN_ARENA bit clear in a thread arena";
+			else if (size & IS_MMAPPED)
+				problem = "IS_MMAPPED bit set inside an arena heap";
+		}
+		if (problem) {
+			corruption(w, p, "%s (size field 0x%llx)", problem, (unsigned long long)size);
+			uint64_t next = resync_point(w, p, end, top);
+			a->unwalked_bytes += next - p;
+			p = next;
+			continue;
+		}
+		uint8_t state = HC_CHUNK_USED, kind = KIND_NONE;
+		uint32_t m = mark_lower_bound(w, p);
+		bool listed = m < w->nmarks && w->marks[m].addr == p;
+		if (listed) {
+			state = w->marks[m].state;
+			kind = w->marks[m].kind;
+		}
+		uint64_t next_size;
+		if (p + sz < end && rd(w, p + sz + 8, &next_size)) {
+			bool prev_inuse = next_size & PREV_INUSE;
+			if (state == HC_CHUNK_FREE && prev_inuse)
+				corruption(w, p, "chunk is on a bin list but the next chunk marks it in use");
+			else if (state != HC_CHUNK_FREE && !prev_inuse) {
+				corruption(w, p, "chunk is free by the next chunk's PREV_INUSE bit but on no bin");
+				state = HC_CHUNK_FREE;
+			}
+		}
+		push_chunk(w, p, sz, state, arena_idx, kind);
+		p += sz;
+	}
+	if (top && p != top && p <= end)
+		corruption(w, top, "walk ended at 0x%llx without reaching the top chunk",
+			   (unsigned long long)p);
+}
+
+static bool push_heap_range(struct walk *w, struct hc_glibc_arena *a, uint64_t start, uint64_t end,
+			    uint64_t first)
+{
+	struct hc_glibc_heap_range *r = realloc(a->heaps, (a->nheaps + 1) * sizeof(*r));
+	if (!r) {
+		w->oom = true;
+		return false;
+	}
+	a->heaps = r;
+	r[a->nheaps++] = (struct hc_glibc_heap_range){ start, end, first };
+	return true;
+}
+
+static uint64_t first_chunk_after(uint64_t addr)
+{
+	uint64_t misalign = (addr + CHUNK_HDR_SZ) & 15;
+	return misalign ? addr + 16 - misalign : addr;
+}
+
+static void walk_main_heap(struct walk *w, uint32_t idx, uint64_t top)
+{
+	struct hc_glibc_arena *a = arena_at(w, idx);
+	uint64_t size;
+	if (!rd(w, top + 8, &size)) {
+		corruption(w, top, "main arena's top chunk is not in the core");
+		return;
+	}
+	uint64_t end = top + (size & ~(uint64_t)SIZE_BITS);
+	uint64_t start = 0;
+	const struct hc_glibc_location *loc = &w->h->location;
+	if (loc->mp && w->L->mp_sbrk_base >= 0 && rd(w, loc->mp + w->L->mp_sbrk_base, &start) &&
+	    start && start <= top) {
+		/* sbrk_base is exact; the segment start is a fallback */
+	} else {
+		const struct hc_segment *seg = hc_target_segment(w->t, top);
+		start = seg ? seg->start : top;
+	}
+	uint64_t first = first_chunk_after(start);
+	if (!push_heap_range(w, a, start, end, first))
+		return;
+	a->overhead_bytes += first - start;
+	walk_heap(w, idx, first, end, top, true);
+}
+
+static void walk_thread_heaps(struct walk *w, uint32_t idx, uint64_t arena, uint64_t top)
+{
+	const struct hc_glibc_layout *L = w->L;
+	struct hc_glibc_arena *a = arena_at(w, idx);
+	uint64_t hmax = L->heap_max_size;
+	uint64_t hi = top & ~(hmax - 1);
+	bool newest = true;
+	for (unsigned n = 0; hi && n < MAX_HEAPS_PER_ARENA && !w->oom; n++) {
+		uint64_t ar_ptr, prev, size;
+		if (!rd(w, hi, &ar_ptr) || !rd(w, hi + 8, &prev) || !rd(w, hi + 16, &size)) {
+			corruption(w, hi, "heap_info of arena 0x%llx is not in the core",
+				   (unsigned long long)arena);
+			return;
+		}
+		if (ar_ptr != arena) {
+			corruption(w, hi, "heap_info.ar_ptr is 0x%llx, not its arena 0x%llx",
+				   (unsigned long long)ar_ptr, (unsigned long long)arena);
+			return;
+		}
+		if (size > hmax || size < PAGE) {
+			corruption(w, hi, "heap_info.size 0x%llx is impossible", (unsigned long long)size);
+			return;
+		}
+		bool holds_arena = arena >= hi && arena < hi + hmax;
+		uint64_t first = holds_arena ? first_chunk_after(arena + L->ms_size)
+					     : first_chunk_after(hi + L->heap_info_size);
+		uint64_t end = hi + size;
+		if (!push_heap_range(w, a, hi, end, first))
+			return;
+		a->overhead_bytes += first - hi;
+		walk_heap(w, idx, first, end, newest ? top : 0, false);
+		newest = false;
+		if (!prev)
+			return;
+		if (prev & (hmax - 1)) {
+			corruption(w, hi, "heap_info.prev 0x%llx is not heap-aligned",
+				   (unsigned long long)prev);
+			return;
+		}
+		hi = prev;
+	}
+}
+
+static bool in_heap_range(const struct hc_glibc_heap *h, uint64_t addr, uint64_t hmax, uint64_t *skip_to)
+{
+	for (uint32_t i = 0; i < h->narenas; i++) {
+		const struct hc_glibc_arena *a = &h->arenas[i];
+		for (uint32_t j = 0; j < a->nheaps; j++) {
+			uint64_t s = a->heaps[j].start;
+			/* a thread heap reserves its whole aligned span */
+			uint64_t e = a->is_main ? a->heaps[j].end : s + hmax;
+			if (addr >= s && addr < e) {
+				*skip_to = e;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* An mmapped chunk whose mapping starts at map and whose header is at c; its mapping size or 0. */
+static uint64_t mmapped_chunk_at(struct walk *w, uint64_t map, uint64_t c, uint64_t limit)
+{
+	uint64_t prev_size, size;
+	if (!rd(w, c, &prev_size) || !rd(w, c + 8, &size))
+		return 0;
+	if ((size & SIZE_BITS) != IS_MMAPPED || prev_size != c - map)
+		return 0;
+	uint64_t sz = size & ~(uint64_t)SIZE_BITS;
+	uint64_t mapped = prev_size + sz + (w->L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
+	if (sz < PAGE / 2 || (mapped & (PAGE - 1)) || mapped > limit - map || (c + CHUNK_HDR_SZ) & 15)
+		return 0;
+	return mapped;
+}
+
+static void find_mmapped_chunks(struct walk *w)
+{
+	const struct hc_target *t = w->t;
+	for (uint32_t i = 0; i < t->nsegments && !w->oom; i++) {
+		const struct hc_segment *seg = &t->segments[i];
+		if (!(seg->perms & HC_PERM_W) || seg->file >= 0)
+			continue;
+		uint64_t a = seg->start;
+		while (a + PAGE <= seg->end && !w->oom) {
+			uint64_t skip;
+			if (in_heap_range(w->h, a, w->L->heap_max_size, &skip)) {
+				a = skip;
+				continue;
+			}
+			uint64_t mapped = mmapped_chunk_at(w, a, a, seg->end), head = a;
+			uint64_t w0, w1;
+			/* memalign'd: the chunk starts after zeroed padding; glibc never writes there */
+			if (!mapped && rd(w, a, &w0) && rd(w, a + 8, &w1) && !w0 && !w1) {
+				struct hc_span span;
+				hc_target_span(t, a, PAGE, &span);
+				for (uint64_t off = 16; off + 16 <= span.len && !mapped; off += 16) {
+					uint64_t ps;
+					if (hc_span_u64(&span, a + off, &ps) && ps == off) {
+						mapped = mmapped_chunk_at(w, a, a + off, seg->end);
+						head = a + off;
+					}
+				}
+			}
+			if (mapped) {
+				uint64_t size;
+				rd(w, head + 8, &size);
+				push_chunk(w, head, size & ~(uint64_t)SIZE_BITS, HC_CHUNK_MMAPPED,
+					   HC_NO_ARENA, KIND_NONE);
+				a += mapped;
+			} else {
+				a += PAGE;
+			}
+		}
+	}
+}
+
+static int compare_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void sort_chunks(struct walk *w)
+{
+	struct hc_glibc_heap *h = w->h;
+	bool sorted = true;
+	for (uint32_t i = 1; i < h->nchunks && sorted; i++)
+		sorted = h->chunk_addr[i - 1] < h->chunk_addr[i];
+	if (sorted)
+		return;
+	/* sort a permutation, then apply it to each column */
+	uint64_t *keyed = malloc((size_t)h->nchunks * 16);
+	uint8_t *tmp = malloc((size_t)h->nchunks * 8);
+	if (!keyed || !tmp) {
+		free(keyed);
+		free(tmp);
+		w->oom = true;
+		return;
+	}
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		keyed[2 * i] = h->chunk_addr[i];
+		keyed[2 * i + 1] = i;
+	}
+	qsort(keyed, h->nchunks, 16, compare_u64);
+	uint64_t *t64 = (uint64_t *)tmp;
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		t64[i] = h->chunk_size[keyed[2 * i + 1]];
+	memcpy(h->chunk_size, t64, (size_t)h->nchunks * 8);
+	uint32_t *t32 = (uint32_t *)tmp;
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		t32[i] = h->chunk_arena[keyed[2 * i + 1]];
+	memcpy(h->chunk_arena, t32, (size_t)h->nchunks * 4);
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		tmp[i] = h->chunk_state[keyed[2 * i + 1]];
+	memcpy(h->chunk_state, tmp, h->nchunks);
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		tmp[i] = w->chunk_kind[keyed[2 * i + 1]];
+	memcpy(w->chunk_kind, tmp, h->nchunks);
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		h->chunk_addr[i] = keyed[2 * i];
+	free(keyed);
+	free(tmp);
+}
+
+/* Index of the chunk whose header is at addr, or -1. */
+static int64_t chunk_index(const struct hc_glibc_heap *h, uint64_t addr)
+{
+	uint32_t lo = 0, hi = h->nchunks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (h->chunk_addr[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < h->nchunks && h->chunk_addr[lo] == addr ? (int64_t)lo : -1;
+}
+
+static uint64_t tcache_bin_chunk_size(unsigned bin)
+{
+	return (uint64_t)(bin + 2) * 16;
+}
+
+static uint32_t tcache_count(const struct walk *w, const uint8_t *ts, unsigned bin, uint64_t fill,
+			     bool *known)
+{
+	const struct hc_glibc_layout *L = w->L;
+	uint32_t v = L->tcache_counts_width == 1 ? ts[bin] : (uint32_t)ts[2 * bin] | (uint32_t)ts[2 * bin + 1] << 8;
+	*known = true;
+	if (!L->tcache_counts_free_slots)
+		return v;
+	/* 2.42+: num_slots counts free slots; entries = the fill count minus those */
+	if (!fill || v > fill) {
+		*known = false;
+		return 0;
+	}
+	return (uint32_t)(fill - v);
+}
+
+/* Applies one tcache_perthread_struct (user address u) to the chunk table; returns its chunk count. */
+static uint32_t apply_tcache(struct walk *w, uint64_t u, uint64_t fill)
+{
+	const struct hc_glibc_layout *L = w->L;
+	struct hc_glibc_heap *h = w->h;
+	uint8_t ts[1024];
+	uint64_t len = L->tcache_entries_offset + 8ull * L->tcache_nbins;
+	if (len > sizeof(ts) || hc_target_read(w->t, u, ts, len) != HC_READ_OK) {
+		corruption(w, u, "tcache_perthread_struct is not in the core");
+		return 0;
+	}
+	uint32_t total = 0;
+	for (unsigned bin = 0; bin < L->tcache_nbins; bin++) {
+		uint64_t e;
+		memcpy(&e, ts + L->tcache_entries_offset + 8 * bin, 8);
+		bool count_known;
+		uint32_t want = tcache_count(w, ts, bin, fill, &count_known);
+		uint32_t n = 0;
+		struct cycle_check cc = { 0 };
+		while (e) {
+			if ((e & 15) || n >= MAX_TCACHE_LIST || cycle_seen(&cc, e)) {
+				corruption(w, u, "tcache bin %u: list %s at 0x%llx", bin,
+					   (e & 15) ? "has a misaligned entry" : "loops",
+					   (unsigned long long)e);
+				break;
+			}
+			int64_t ci = chunk_index(h, e - CHUNK_HDR_SZ);
+			if (ci < 0) {
+				corruption(w, u, "tcache bin %u: entry 0x%llx is not a chunk", bin,
+					   (unsigned long long)e);
+				break;
+			}
+			uint8_t st = h->chunk_state[ci];
+			if (st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED) {
+				corruption(w, e - CHUNK_HDR_SZ, "tcache bin %u: chunk is also %s", bin,
+					   hc_chunk_state_name(st));
+				break;
+			}
+			if (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin))
+				corruption(w, e - CHUNK_HDR_SZ, "chunk of size 0x%llx is in tcache bin %u",
+					   (unsigned long long)h->chunk_size[ci], bin);
+			h->chunk_state[ci] = HC_CHUNK_TCACHE;
+			n++;
+			uint64_t next;
+			if (!rd(w, e, &next)) {
+				corruption(w, e, "tcache entry is not in the core");
+				break;
+			}
+			e = reveal(w, e, next);
+		}
+		if (count_known && n != want)
+			corruption(w, u, "tcache bin %u: its count says %u chunks, its list holds %u", bin,
+				   want, n);
+		total += n;
+	}
+	return total;
+}
+
+static bool add_tcache(struct walk *w, int32_t tid, uint64_t u)
+{
+	struct hc_glibc_heap *h = w->h;
+	for (uint32_t i = 0; i < h->ntcaches; i++)
+		if (h->tcaches[i].address == u)
+			return false;
+	struct hc_glibc_tcache *n = realloc(h->tcaches, (h->ntcaches + 1) * sizeof(*n));
+	if (!n) {
+		w->oom = true;
+		return false;
+	}
+	h->tcaches = n;
+	h->tcaches[h->ntcaches++] = (struct hc_glibc_tcache){ tid, u, 0 };
+	return true;
+}
+
+/* Is u the user address of an in-use chunk the size of a tcache_perthread_struct? */
+static bool tcache_struct_chunk(struct walk *w, uint64_t u)
+{
+	int64_t ci = chunk_index(w->h, u - CHUNK_HDR_SZ);
+	return ci >= 0 && w->h->chunk_state[ci] == HC_CHUNK_USED &&
+	       w->h->chunk_size[ci] == w->L->tcache_struct_chunk;
+}
+
+static void find_tcaches(struct walk *w)
+{
+	const struct hc_glibc_location *loc = &w->h->location;
+	const struct hc_target *t = w->t;
+	if (loc->have_tcache_tp_offset) {
+		for (uint32_t i = 0; i < t->nthreads; i++) {
+			uint64_t u;
+			if (!t->threads[i].has_tp ||
+			    !rd(w, t->threads[i].tp + (uint64_t)loc->tcache_tp_offset, &u) || !u)
+				continue;
+			if (tcache_struct_chunk(w, u))
+				add_tcache(w, t->threads[i].tid, u);
+			else if (hc_target_segment(t, u) && chunk_index(w->h, u - CHUNK_HDR_SZ) >= 0)
+				corruption(w, u, "thread %d's tcache pointer does not point to a tcache",
+					   t->threads[i].tid);
+			/* else: a static dummy (2.43) or a thread whose tcache is disabled */
+		}
+		return;
+	}
+	/*
+	 * Without the TLS slot: a thread's tcache is the first chunk it allocates
+	 * in its arena, so the first chunk of each heap that has the struct's size
+	 * is a candidate; so is any chunk of that size whose lists validate.
+	 */
+	struct hc_glibc_heap *h = w->h;
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		if (h->chunk_state[i] != HC_CHUNK_USED || h->chunk_size[i] != w->L->tcache_struct_chunk)
+			continue;
+		uint64_t u = h->chunk_addr[i] + CHUNK_HDR_SZ;
+		bool first_of_heap = false;
+		for (uint32_t a = 0; a < h->narenas && !first_of_heap; a++)
+			for (uint32_t j = 0; j < h->arenas[a].nheaps; j++)
+				first_of_heap |= h->arenas[a].heaps[j].first_chunk == h->chunk_addr[i];
+		if (first_of_heap)
+			add_tcache(w, 0, u);
+	}
+}
+
+static void tally(struct walk *w)
+{
+	struct hc_glibc_heap *h = w->h;
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		uint64_t bytes = h->chunk_size[i];
+		uint8_t st = h->chunk_state[i];
+		if (st == HC_CHUNK_MMAPPED || (h->chunk_arena[i] == HC_NO_ARENA)) {
+			uint64_t prev_size = 0;
+			rd(w, h->chunk_addr[i], &prev_size);
+			bytes = prev_size + bytes + (w->L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
+		}
+		h->totals[st].count++;
+		h->totals[st].bytes += bytes;
+		if (h->chunk_arena[i] == HC_NO_ARENA)
+			continue;
+		struct hc_glibc_arena *a = &h->arenas[h->chunk_arena[i]];
+		a->tally[st].count++;
+		a->tally[st].bytes += bytes;
+		if (st == HC_CHUNK_FREE) {
+			struct hc_tally *k = w->chunk_kind[i] == KIND_SMALL ? &a->free_small :
+					     w->chunk_kind[i] == KIND_LARGE ? &a->free_large :
+									      &a->free_unsorted;
+			k->count++;
+			k->bytes += bytes;
+		}
+	}
+}
+
+static void check_arena_totals(struct walk *w)
+{
+	struct hc_glibc_heap *h = w->h;
+	for (uint32_t i = 0; i < h->narenas; i++) {
+		struct hc_glibc_arena *a = &h->arenas[i];
+		uint64_t walked = a->overhead_bytes + a->fenceposts.bytes + a->unwalked_bytes;
+		for (int s = 0; s < HC_CHUNK_STATE_COUNT; s++)
+			walked += a->tally[s].bytes;
+		if (a->nheaps && walked != a->system_mem)
+			hc_warnings_add(&w->t->warnings, HC_WARN_INFO,
+					"arena 0x%llx: walked %llu bytes, its system_mem says %llu",
+					(unsigned long long)a->address, (unsigned long long)walked,
+					(unsigned long long)a->system_mem);
+	}
+}
+
+static struct hc_error *walk_arenas(struct walk *w)
+{
+	const struct hc_glibc_layout *L = w->L;
+	struct hc_glibc_heap *h = w->h;
+	uint64_t arena = h->location.main_arena;
+	uint8_t ms[4096];
+	if (L->ms_size > sizeof(ms))
+		return hc_error_create(HC_ERR_INTERNAL, "malloc_state layout larger than expected");
+	for (unsigned n = 0; n < MAX_ARENAS; n++) {
+		if (hc_target_read(w->t, arena, ms, L->ms_size) != HC_READ_OK) {
+			if (n == 0)
+				return hc_error_create(HC_ERR_DAMAGED, "main_arena at 0x%llx is not in the core",
+						       (unsigned long long)arena);
+			corruption(w, arena, "arena is not in the core; the arena list ends here");
+			break;
+		}
+		struct hc_glibc_arena *arr = realloc(h->arenas, (h->narenas + 1) * sizeof(*arr));
+		if (!arr)
+			return &hc_error_nomem;
+		h->arenas = arr;
+		uint32_t idx = h->narenas++;
+		struct hc_glibc_arena *a = &h->arenas[idx];
+		memset(a, 0, sizeof(*a));
+		a->address = arena;
+		a->is_main = n == 0;
+		a->system_mem = ms_field(ms, L->ms_system_mem);
+
+		collect_bins(w, arena, ms);
+		if (L->nfastbins)
+			collect_fastbins(w, arena, ms);
+		/* marks stay sorted per arena for the walk's lookups */
+		qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);
+
+		uint64_t top = ms_field(ms, L->ms_top);
+		uint64_t initial_top = arena + L->ms_bins - 16;
+		if (top == initial_top || top == 0) {
+			/* an arena that never allocated has no heap */
+		} else if (top & 15) {
+			corruption(w, arena, "top 0x%llx is misaligned", (unsigned long long)top);
+		} else if (a->is_main) {
+			walk_main_heap(w, idx, top);
+		} else {
+			walk_thread_heaps(w, idx, arena, top);
+		}
+		if (w->oom)
+			return &hc_error_nomem;
+
+		uint64_t next = ms_field(ms, L->ms_next);
+		if (next == h->location.main_arena)
+			return NULL;
+		for (uint32_t j = 0; j < h->narenas; j++) {
+			if (h->arenas[j].address == next) {
+				corruption(w, arena, "arena list loops back to 0x%llx, not main_arena",
+					   (unsigned long long)next);
+				return NULL;
+			}
+		}
+		if (!next || (next & 7)) {
+			corruption(w, arena, "arena's next pointer 0x%llx is invalid", (unsigned long long)next);
+			return NULL;
+		}
+		arena = next;
+	}
+	corruption(w, h->location.main_arena, "more than %d arenas; the rest are not walked", MAX_ARENAS);
+	return NULL;
+}
+
+static uint64_t core_bytes(const struct hc_target *t)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < t->nsegments; i++)
+		n += t->segments[i].dumped;
+	return n;
+}
+
+struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
+			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out)
+{
+	*out = NULL;
+	struct hc_glibc_heap *h = calloc(1, sizeof(*h));
+	if (!h)
+		return &hc_error_nomem;
+	struct hc_error *err = hc_glibc_locate(t, s, opts ? opts->method : HC_ARENA_METHOD_AUTO,
+					       &h->location);
+	if (err) {
+		free(h);
+		return err;
+	}
+	struct walk w = { .t = t, .h = h, .L = h->location.layout };
+	w.max_list = core_bytes(t) / MINSIZE + 1;
+	err = walk_arenas(&w);
+	if (!err) {
+		find_mmapped_chunks(&w);
+		sort_chunks(&w);
+		if (w.L->has_tcache)
+			find_tcaches(&w);
+		uint64_t fill = 0;
+		if (w.L->tcache_counts_free_slots && h->location.mp && w.L->mp_tcache_count >= 0)
+			rd(&w, h->location.mp + w.L->mp_tcache_count, &fill);
+		for (uint32_t i = 0; i < h->ntcaches && !w.oom; i++)
+			h->tcaches[i].count = apply_tcache(&w, h->tcaches[i].address, fill);
+		if (w.oom)
+			err = &hc_error_nomem;
+	}
+	if (!err) {
+		tally(&w);
+		check_arena_totals(&w);
+	}
+	free(w.marks);
+	free(w.chunk_kind);
+	if (err) {
+		hc_glibc_heap_destroy(h);
+		return err;
+	}
+	*out = h;
+	return NULL;
+}
+
+void hc_glibc_heap_destroy(struct hc_glibc_heap *h)
+{
+	if (!h)
+		return;
+	for (uint32_t i = 0; i < h->narenas; i++)
+		free(h->arenas[i].heaps);
+	for (uint32_t i = 0; i < h->ncorruptions; i++)
+		free(h->corruptions[i].message);
+	free(h->corruptions);
+	free(h->arenas);
+	free(h->tcaches);
+	free(h->chunk_addr);
+	free(h->chunk_size);
+	free(h->chunk_state);
+	free(h->chunk_arena);
+	free(h);
+}

@@ -1,0 +1,197 @@
+/* The `info` report: what the core says about the process, its threads, modules and mappings. */
+#include "heapcore/report.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+
+#include "decompress.h"
+
+static json_t *perms_string(uint32_t perms)
+{
+	char p[4] = { perms & HC_PERM_R ? 'r' : '-', perms & HC_PERM_W ? 'w' : '-',
+		      perms & HC_PERM_X ? 'x' : '-', 0 };
+	return json_string(p);
+}
+
+static const char *module_status_name(enum hc_module_file_status s)
+{
+	switch (s) {
+	case HC_MODULE_FILE_FOUND:
+		return "found";
+	case HC_MODULE_FILE_MISMATCH:
+		return "mismatch";
+	case HC_MODULE_FILE_MISSING:
+		break;
+	}
+	return "missing";
+}
+
+static json_t *info_threads(const struct hc_target *t, const struct hc_symbols *s)
+{
+	json_t *list = json_array();
+	for (uint32_t i = 0; i < t->nthreads; i++) {
+		const struct hc_thread *th = &t->threads[i];
+		json_t *o = json_pack("{s:i, s:o, s:o, s:b}", "tid", th->tid, "pc",
+				      hc_json_address(th->pc), "sp", hc_json_address(th->sp),
+				      "fpregs", th->has_fpregs);
+		if (th->has_tp)
+			json_object_set_new(o, "tp", hc_json_address(th->tp));
+		if (th->cursig)
+			json_object_set_new(o, "signal", json_integer(th->cursig));
+		char where[256];
+		if (s && hc_symbols_describe(s, th->pc, where, sizeof(where)))
+			json_object_set_new(o, "function", json_string(where));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static json_t *info_modules(const struct hc_symbols *s)
+{
+	json_t *list = json_array();
+	for (uint32_t i = 0; s && i < s->nmodules; i++) {
+		const struct hc_module *m = &s->modules[i];
+		char id[2 * sizeof(m->build_id) + 1];
+		hc_build_id_hex(m->build_id, m->build_id_len, id);
+		json_t *o = json_pack("{s:s, s:o, s:o, s:s, s:b, s:s, s:b, s:b}", "name", m->name,
+				      "start", hc_json_address(m->start), "end",
+				      hc_json_address(m->end), "build_id", id, "main", m->is_main,
+				      "file_status", module_status_name(m->file_status), "symtab",
+				      m->has_symtab, "dwarf", m->has_dwarf);
+		if (m->bias_known)
+			json_object_set_new(o, "bias", hc_json_address(m->bias));
+		if (m->file_path)
+			json_object_set_new(o, "file", json_string(m->file_path));
+		if (m->debug_path)
+			json_object_set_new(o, "debug_file", json_string(m->debug_path));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static json_t *info_mappings(const struct hc_target *t)
+{
+	json_t *list = json_array();
+	for (uint32_t i = 0; i < t->nsegments; i++) {
+		const struct hc_segment *seg = &t->segments[i];
+		json_t *o = json_pack("{s:o, s:o, s:o, s:I, s:I}", "start", hc_json_address(seg->start),
+				      "end", hc_json_address(seg->end), "perms",
+				      perms_string(seg->perms), "size",
+				      (json_int_t)(seg->end - seg->start), "dumped",
+				      (json_int_t)seg->dumped);
+		if (seg->file >= 0) {
+			const struct hc_mapped_file *f = &t->files[seg->file];
+			json_object_set_new(o, "file", json_string(f->path));
+			json_object_set_new(o, "file_offset",
+					    json_integer(f->file_offset + (seg->start - f->start)));
+		}
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+json_t *hc_report_info(const struct hc_target *t, const struct hc_symbols *s)
+{
+	json_t *core = json_pack("{s:s, s:s, s:s, s:I, s:b}", "path", t->path, "arch",
+				 hc_arch_name(t->arch), "compression",
+				 hc_compression_name(t->compression), "size",
+				 (json_int_t)t->file_size, "truncated", t->truncated);
+	if (t->mtime >= 0)
+		json_object_set_new(core, "mtime", json_integer(t->mtime));
+	json_t *r = json_pack("{s:o}", "core", core);
+	if (!r)
+		return NULL;
+	if (t->process.present) {
+		const struct hc_process_info *p = &t->process;
+		char state[2] = { p->state ? p->state : '?', 0 };
+		json_object_set_new(r, "process",
+				    json_pack("{s:i, s:i, s:i, s:i, s:s, s:s, s:s}", "pid", p->pid,
+					      "ppid", p->ppid, "uid", p->uid, "gid", p->gid, "name",
+					      p->fname, "args", p->psargs, "state", state));
+	}
+	if (t->signal.present) {
+		const struct hc_signal_info *g = &t->signal;
+		const char *abbrev = sigabbrev_np(g->signo);
+		json_t *o = json_pack("{s:i, s:i, s:i}", "number", g->signo, "code", g->code,
+				      "errno", g->err);
+		if (abbrev) {
+			char name[32];
+			snprintf(name, sizeof(name), "SIG%s", abbrev);
+			json_object_set_new(o, "name", json_string(name));
+		}
+		if (g->signo == SIGSEGV || g->signo == SIGBUS || g->signo == SIGILL ||
+		    g->signo == SIGFPE)
+			json_object_set_new(o, "address", hc_json_address(g->addr));
+		json_object_set_new(r, "signal", o);
+	}
+	json_object_set_new(r, "threads", info_threads(t, s));
+	json_object_set_new(r, "modules", info_modules(s));
+	json_object_set_new(r, "mappings", info_mappings(t));
+	return r;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+static long long num(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+void hc_report_info_text(const json_t *r, FILE *out)
+{
+	const json_t *core = json_object_get(r, "core");
+	fprintf(out, "Core:     %s (%s, %lld bytes%s%s%s)\n", str(core, "path"), str(core, "arch"),
+		num(core, "size"), strcmp(str(core, "compression"), "none") ? ", " : "",
+		strcmp(str(core, "compression"), "none") ? str(core, "compression") : "",
+		json_is_true(json_object_get(core, "truncated")) ? ", TRUNCATED" : "");
+	const json_t *p = json_object_get(r, "process");
+	if (p)
+		fprintf(out, "Process:  pid %lld (%s), ppid %lld, uid %lld, args: %s\n", num(p, "pid"),
+			str(p, "name"), num(p, "ppid"), num(p, "uid"), str(p, "args"));
+	const json_t *g = json_object_get(r, "signal");
+	if (g) {
+		fprintf(out, "Signal:   %lld %s, code %lld", num(g, "number"), str(g, "name"),
+			num(g, "code"));
+		if (json_object_get(g, "address"))
+			fprintf(out, ", address %s", str(g, "address"));
+		fprintf(out, "\n");
+	}
+	const json_t *threads = json_object_get(r, "threads");
+	fprintf(out, "\nThreads (%zu):\n", json_array_size(threads));
+	for (size_t i = 0; i < json_array_size(threads); i++) {
+		const json_t *th = json_array_get(threads, i);
+		fprintf(out, "  tid %-8lld pc %-18s sp %-18s %s\n", num(th, "tid"), str(th, "pc"),
+			str(th, "sp"), str(th, "function"));
+	}
+	const json_t *mods = json_object_get(r, "modules");
+	fprintf(out, "\nModules (%zu):\n", json_array_size(mods));
+	for (size_t i = 0; i < json_array_size(mods); i++) {
+		const json_t *m = json_array_get(mods, i);
+		const char *id = str(m, "build_id");
+		fprintf(out, "  %-18s %-8s %-40s %s%s%s\n", str(m, "start"), str(m, "file_status"),
+			*id ? id : "(no build-id in core)", str(m, "name"),
+			json_object_get(m, "debug_file") ? "  [debug: " : "",
+			json_object_get(m, "debug_file") ? str(m, "debug_file") : "");
+		if (json_object_get(m, "debug_file"))
+			fprintf(out, "]\n");
+		else
+			fprintf(out, "\n");
+	}
+	const json_t *maps = json_object_get(r, "mappings");
+	fprintf(out, "\nMappings (%zu):\n", json_array_size(maps));
+	for (size_t i = 0; i < json_array_size(maps); i++) {
+		const json_t *m = json_array_get(maps, i);
+		long long size = num(m, "size"), dumped = num(m, "dumped");
+		char note[96] = "";
+		if (dumped < size)
+			snprintf(note, sizeof(note), " (%lld of %lld bytes in core)", dumped, size);
+		fprintf(out, "  %18s-%-18s %s %10lld %s%s\n", str(m, "start"), str(m, "end"),
+			str(m, "perms"), size, str(m, "file"), note);
+	}
+	hc_report_warnings_text(r, out);
+}

@@ -1,0 +1,191 @@
+/* Test fixtures (see fixtures.h). */
+#include "fixtures.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void remove_tmpdir(void)
+{
+	if (!tmpdir[0] || getenv("HEAPCORE_KEEP_TMP"))
+		return;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+const char *hc_fixture_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/heapcore-test-XXXXXX");
+		if (!mkdtemp(tmpdir)) {
+			perror("mkdtemp");
+			abort();
+		}
+		atexit(remove_tmpdir);
+	}
+	return tmpdir;
+}
+
+const char *hc_fixture_source_dir(void)
+{
+	const char *s = getenv("HEAPCORE_SOURCE_DIR");
+	return s && *s ? s : ".";
+}
+
+const char *hc_fixture_cores_dir(void)
+{
+	const char *s = getenv("HEAPCORE_CORES_DIR");
+	return s && *s ? s : NULL;
+}
+
+char *hc_fixture_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	size_t r;
+	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *b = realloc(buf, cap * 2 + 1);
+			if (!b) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+const char *hc_fixture_write_file(const char *name, const void *data, size_t len)
+{
+	static char paths[64][320];
+	static int next;
+	char *path = paths[next++ % 64];
+	snprintf(path, 320, "%s/%s", hc_fixture_tmpdir(), name);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return NULL;
+	if (len && fwrite(data, 1, len, f) != len) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	return path;
+}
+
+const char *hc_fixture_copy_file(const char *name, const char *src, size_t len)
+{
+	size_t n;
+	char *data = hc_fixture_read_file(src, &n);
+	if (!data)
+		return NULL;
+	if (len && len < n)
+		n = len;
+	const char *p = hc_fixture_write_file(name, data, n);
+	free(data);
+	return p;
+}
+
+/* Runs a shell command; returns its exit status or -1. */
+static int run(const char *cmd)
+{
+	int st = system(cmd);
+	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+const char *hc_fixture_make_core(const char *name, const char *source)
+{
+	static char cores[32][320];
+	static char names[32][64];
+	static int ncores;
+	for (int i = 0; i < ncores; i++)
+		if (!strcmp(names[i], name))
+			return cores[i];
+	if (ncores == 32)
+		return NULL;
+	const char *dir = hc_fixture_tmpdir();
+	char src[320], bin[320], cmd[1400], ready[320];
+	snprintf(src, sizeof(src), "%s/%s.c", dir, name);
+	snprintf(bin, sizeof(bin), "%s/%s", dir, name);
+	snprintf(ready, sizeof(ready), "%s/%s.out", dir, name);
+	FILE *f = fopen(src, "w");
+	if (!f)
+		return NULL;
+	fputs(source, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "gcc -g -O0 -pthread -o '%s' '%s'", bin, src);
+	if (run(cmd) != 0)
+		return NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return NULL;
+	if (pid == 0) {
+		int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		execl(bin, bin, (char *)NULL);
+		_exit(127);
+	}
+	/* wait up to 10 s for READY */
+	int ok = 0;
+	for (int i = 0; i < 1000 && !ok; i++) {
+		char *out = hc_fixture_read_file(ready, NULL);
+		ok = out && strstr(out, "READY");
+		free(out);
+		if (!ok)
+			usleep(10000);
+	}
+	char *core = cores[ncores];
+	snprintf(core, 320, "%s/%s.core", dir, name);
+	if (ok) {
+		snprintf(cmd, sizeof(cmd), "gcore -o '%s/%s.gcore' %d >/dev/null 2>&1 && mv '%s/%s.gcore.%d' '%s'",
+			 dir, name, (int)pid, dir, name, (int)pid, core);
+		ok = run(cmd) == 0;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (!ok)
+		return NULL;
+	snprintf(names[ncores], 64, "%s", name);
+	ncores++;
+	return core;
+}
+
+int hc_fixture_run_cli(const char *args, char **out, char **err)
+{
+	const char *bin = getenv("HEAPCORE_BINARY");
+	if (!bin || !*bin)
+		bin = "./heapcore";
+	const char *dir = hc_fixture_tmpdir();
+	char cmd[4096], outp[320], errp[320];
+	snprintf(outp, sizeof(outp), "%s/cli.out", dir);
+	snprintf(errp, sizeof(errp), "%s/cli.err", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>'%s' </dev/null", bin, args, outp, errp);
+	int rc = run(cmd);
+	if (out)
+		*out = hc_fixture_read_file(outp, NULL);
+	if (err)
+		*err = hc_fixture_read_file(errp, NULL);
+	return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * Test fixtures shared by the suites: where the source tree, the heapcore
+ * binary and the generated cores are, small cores made on the spot, and
+ * running the CLI to check its output and exit code.
+ */
+#ifndef HEAPCORE_TEST_FIXTURES_H
+#define HEAPCORE_TEST_FIXTURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* $HEAPCORE_SOURCE_DIR, or "." */
+const char *hc_fixture_source_dir(void);
+/* $HEAPCORE_CORES_DIR (cores made by scripts/make-test-cores.sh), or NULL */
+const char *hc_fixture_cores_dir(void);
+/* A fresh temporary directory, removed at exit. */
+const char *hc_fixture_tmpdir(void);
+
+/*
+ * Compiles the C program `source` (which must print "READY\n" and pause),
+ * runs it, gcores it and returns the core's path (static storage per name),
+ * or NULL when it cannot (no gcc/gdb): callers then fail the test.
+ */
+const char *hc_fixture_make_core(const char *name, const char *source);
+
+/* Writes len bytes to a new file in the temp dir and returns its path. */
+const char *hc_fixture_write_file(const char *name, const void *data, size_t len);
+/* Copies the first len bytes of src (len 0 = all) into a new temp file, then applies a patch. */
+const char *hc_fixture_copy_file(const char *name, const char *src, size_t len);
+
+/* Runs `heapcore ARGS` (shell words), captures stdout and stderr; returns the exit code. */
+int hc_fixture_run_cli(const char *args, char **out, char **err);
+
+/* Reads a whole file; NULL if it cannot. */
+char *hc_fixture_read_file(const char *path, size_t *len);
+
+#endif

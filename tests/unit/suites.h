@@ -1,0 +1,17 @@
+/* Every CUnit suite's registration function; main.c calls those linked in. */
+#ifndef HEAPCORE_TEST_SUITES_H
+#define HEAPCORE_TEST_SUITES_H
+
+#define HC_SUITE(name) void hc_test_register_##name(void) __attribute__((weak))
+
+HC_SUITE(target);
+HC_SUITE(decompress);
+HC_SUITE(symbols);
+HC_SUITE(glibc_layout);
+HC_SUITE(glibc_locate);
+HC_SUITE(glibc_walk);
+HC_SUITE(glibc_truth);
+HC_SUITE(bad_input);
+HC_SUITE(cli);
+
+#endif
