@@ -44,9 +44,8 @@ void hc_report_warnings_text(const json_t *report, FILE *out)
 	const json_t *list = json_object_get(report, "warnings");
 	size_t n = json_array_size(list);
 	json_int_t dropped = json_integer_value(json_object_get(report, "warnings_dropped"));
-	if (!n && !dropped)
-		return;
-	fprintf(out, "\nWarnings:\n");
+	if (n || dropped)
+		fprintf(out, "\nWarnings:\n");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *w = json_array_get(list, i);
 		fprintf(out, "  [%s] %s\n", json_string_value(json_object_get(w, "severity")),

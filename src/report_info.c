@@ -173,14 +173,11 @@ void hc_report_info_text(const json_t *r, FILE *out)
 	for (size_t i = 0; i < json_array_size(mods); i++) {
 		const json_t *m = json_array_get(mods, i);
 		const char *id = str(m, "build_id");
-		fprintf(out, "  %-18s %-8s %-40s %s%s%s\n", str(m, "start"), str(m, "file_status"),
-			*id ? id : "(no build-id in core)", str(m, "name"),
-			json_object_get(m, "debug_file") ? "  [debug: " : "",
-			json_object_get(m, "debug_file") ? str(m, "debug_file") : "");
+		fprintf(out, "  %-18s %-8s %-40s %s", str(m, "start"), str(m, "file_status"),
+			*id ? id : "(no build-id in core)", str(m, "name"));
 		if (json_object_get(m, "debug_file"))
-			fprintf(out, "]\n");
-		else
-			fprintf(out, "\n");
+			fprintf(out, "  [debug: %s]", str(m, "debug_file"));
+		fprintf(out, "\n");
 	}
 	const json_t *maps = json_object_get(r, "mappings");
 	fprintf(out, "\nMappings (%zu):\n", json_array_size(maps));

@@ -464,6 +464,14 @@ static struct hc_error *parse_program_headers(struct hc_target *t, const Elf64_E
 	t->nsegments = kept;
 	if (t->nthreads == 0)
 		hc_warnings_add(&t->warnings, HC_WARN_PARTIAL, "core has no thread (NT_PRSTATUS) notes");
+	/* gdb writes section headers last: their loss costs nothing, but the file was cut */
+	uint64_t shoff = rd64((const uint8_t *)&eh->e_shoff);
+	uint64_t shnum = rd16((const uint8_t *)&eh->e_shnum);
+	if (shoff && shnum && (shoff > t->image_size || shnum * sizeof(Elf64_Shdr) > t->image_size - shoff)) {
+		t->truncated = true;
+		hc_warnings_add(&t->warnings, HC_WARN_INFO,
+				"file is truncated after its last segment (section headers missing); nothing needed was lost");
+	}
 	link_segments_to_files(t);
 	return NULL;
 }

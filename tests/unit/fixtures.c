@@ -1,6 +1,8 @@
 /* Test fixtures (see fixtures.h). */
 #include "fixtures.h"
 
+#include "heapcore/target.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -188,4 +190,20 @@ int hc_fixture_run_cli(const char *args, char **out, char **err)
 	if (err)
 		*err = hc_fixture_read_file(errp, NULL);
 	return rc;
+}
+
+size_t hc_fixture_core_data_end(const char *core)
+{
+	struct hc_target *t;
+	struct hc_error *err = hc_target_open_core(core, &t);
+	if (err) {
+		hc_error_destroy(err);
+		return 0;
+	}
+	size_t end = 0;
+	for (uint32_t i = 0; i < t->nsegments; i++)
+		if (t->segments[i].dumped && t->segments[i].core_offset + t->segments[i].dumped > end)
+			end = t->segments[i].core_offset + t->segments[i].dumped;
+	hc_target_destroy(t);
+	return end;
 }

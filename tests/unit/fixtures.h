@@ -31,6 +31,9 @@ const char *hc_fixture_copy_file(const char *name, const char *src, size_t len);
 /* Runs `heapcore ARGS` (shell words), captures stdout and stderr; returns the exit code. */
 int hc_fixture_run_cli(const char *args, char **out, char **err);
 
+/* The file offset where the core's last segment data ends (what a cut must fall before to lose data). */
+size_t hc_fixture_core_data_end(const char *core);
+
 /* Reads a whole file; NULL if it cannot. */
 char *hc_fixture_read_file(const char *path, size_t *len);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fixtures.h"
+#include "heap_program.h"
 #include "heapcore/glibc_heap.h"
 #include "heapcore/symbols.h"
 #include "heapcore/target.h"
@@ -83,11 +84,8 @@ static void test_unknown_machine_is_refused(void)
 	expect_error(hc_fixture_write_file("riscv", &eh, sizeof(eh)), HC_ERR_FORMAT, "unsupported machine");
 }
 
-static const char heap_program[] =
-	"#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
-	"int main(void) { void *keep[200]; for (int i = 0; i < 200; i++) keep[i] = malloc(16 + 8 * i);\n"
-	" for (int i = 0; i < 200; i += 3) free(keep[i]);\n"
-	" void *big = malloc(1 << 20); (void)big; printf(\"READY\\n\"); fflush(stdout); pause(); }\n";
+
+
 
 /* Opens path; if that works, walks the heap. Must never crash, whatever the damage. */
 static int open_and_walk(const char *path)
@@ -116,13 +114,15 @@ static int open_and_walk(const char *path)
 
 static void test_core_cut_at_many_offsets_is_damaged_never_fatal(void)
 {
-	const char *core = hc_fixture_make_core("heap_small", heap_program);
+	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
 	CU_ASSERT_FATAL(core != NULL);
 	size_t len;
 	char *data = hc_fixture_read_file(core, &len);
 	CU_ASSERT_FATAL(data != NULL);
 	/* inside the ELF header, the program headers, the notes, and the segments */
-	size_t cuts[] = { 1, 10, 63, 64, 100, 700, 2000, 5000, len / 8, len / 4, len / 2, len - 4096, len - 1 };
+	size_t end = hc_fixture_core_data_end(core);
+	CU_ASSERT_FATAL(end > 4096 && end <= len);
+	size_t cuts[] = { 1, 10, 63, 64, 100, 700, 2000, 5000, len / 8, len / 4, len / 2, end - 4096, end - 1 };
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		if (cuts[i] >= len)
 			continue;

@@ -7,6 +7,7 @@
 #define HEAPCORE_TEST_TRUTH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct truth_arena {

@@ -1,0 +1,163 @@
+/*
+ * The chunk walk on damaged heaps: a bad header is reported where it is, the
+ * walk resumes at the next chunk it can trust, and the rest is still counted.
+ */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "heap_program.h"
+#include "heapcore/glibc_heap.h"
+#include "heapcore/symbols.h"
+#include "heapcore/target.h"
+#include "suites.h"
+
+struct walked {
+	struct hc_target *t;
+	struct hc_symbols *s;
+	struct hc_glibc_heap *h;
+};
+
+static bool walk_core(const char *path, struct walked *w)
+{
+	memset(w, 0, sizeof(*w));
+	struct hc_error *err = hc_target_open_core(path, &w->t);
+	struct hc_symbol_options so = { 0 };
+	if (!err)
+		err = hc_symbols_open(w->t, &so, &w->s);
+	if (!err)
+		err = hc_glibc_walk(w->t, w->s, NULL, &w->h);
+	if (err) {
+		fprintf(stderr, "\n  %s: %s\n", path, err->message);
+		hc_error_destroy(err);
+		return false;
+	}
+	return true;
+}
+
+static void walked_free(struct walked *w)
+{
+	hc_glibc_heap_destroy(w->h);
+	hc_symbols_destroy(w->s);
+	hc_target_destroy(w->t);
+}
+
+/* A copy of core with 8 bytes at virtual address addr replaced by value. */
+static const char *patch_core(const char *core, const struct hc_target *t, uint64_t addr, uint64_t value,
+			      const char *name)
+{
+	const struct hc_segment *seg = hc_target_segment(t, addr);
+	if (!seg || addr + 8 > seg->start + seg->dumped)
+		return NULL;
+	size_t len;
+	char *data = hc_fixture_read_file(core, &len);
+	if (!data)
+		return NULL;
+	memcpy(data + seg->core_offset + (addr - seg->start), &value, 8);
+	const char *p = hc_fixture_write_file(name, data, len);
+	free(data);
+	return p;
+}
+
+/* The index of a used chunk about halfway through the main heap. */
+static int64_t middle_used_chunk(const struct hc_glibc_heap *h)
+{
+	uint32_t used = 0, target = 0;
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		used += h->chunk_state[i] == HC_CHUNK_USED && h->chunk_arena[i] == 0;
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		if (h->chunk_state[i] == HC_CHUNK_USED && h->chunk_arena[i] == 0 && ++target == used / 2)
+			return i;
+	return -1;
+}
+
+static void test_flipped_size_field_is_reported_and_the_walk_goes_on(void)
+{
+	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
+	CU_ASSERT_FATAL(core != NULL);
+	struct walked intact;
+	CU_ASSERT_FATAL(walk_core(core, &intact));
+	CU_ASSERT_EQUAL(intact.h->ncorruptions, 0);
+	int64_t victim = middle_used_chunk(intact.h);
+	CU_ASSERT_FATAL(victim > 0);
+	uint64_t addr = intact.h->chunk_addr[victim];
+	const char *bad = patch_core(core, intact.t, addr + 8, 0x4141414141414141ull, "flipped_size.core");
+	CU_ASSERT_FATAL(bad != NULL);
+
+	struct walked damaged;
+	CU_ASSERT_FATAL(walk_core(bad, &damaged));
+	CU_ASSERT_TRUE(damaged.h->ncorruptions >= 1);
+	CU_ASSERT_EQUAL(damaged.h->corruptions[0].address, addr);
+	CU_ASSERT_TRUE(damaged.t->warnings.partial);
+	CU_ASSERT_TRUE(damaged.h->arenas[0].unwalked_bytes > 0);
+	/* the top chunk and the chunks before the damage are all still there */
+	CU_ASSERT_EQUAL(damaged.h->totals[HC_CHUNK_TOP].count, 1);
+	uint32_t before = 0;
+	for (uint32_t i = 0; i < damaged.h->nchunks; i++)
+		before += damaged.h->chunk_addr[i] < addr;
+	CU_ASSERT_EQUAL(before, (uint32_t)victim);
+	/* and the walk resumed after it: only the damaged neighbourhood is lost */
+	CU_ASSERT_TRUE(damaged.h->nchunks > intact.h->nchunks * 3 / 4);
+	walked_free(&damaged);
+	walked_free(&intact);
+}
+
+static void test_flipped_header_makes_heap_exit_5_naming_the_address(void)
+{
+	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
+	CU_ASSERT_FATAL(core != NULL);
+	struct walked intact;
+	CU_ASSERT_FATAL(walk_core(core, &intact));
+	int64_t victim = middle_used_chunk(intact.h);
+	uint64_t addr = intact.h->chunk_addr[victim];
+	/* a size that stays aligned but runs far past the heap */
+	const char *bad = patch_core(core, intact.t, addr + 8, 0x10000001ull, "flipped_cli.core");
+	walked_free(&intact);
+	CU_ASSERT_FATAL(bad != NULL);
+	char args[400], *out, *err, where[32];
+	snprintf(args, sizeof(args), "heap '%s'", bad);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &out, &err), 5);
+	snprintf(where, sizeof(where), "0x%llx", (unsigned long long)addr);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, where));
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "PARTIAL"));
+	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "partial"));
+	free(out);
+	free(err);
+}
+
+static void test_free_list_into_unmapped_memory_ends_that_list_only(void)
+{
+	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
+	CU_ASSERT_FATAL(core != NULL);
+	struct walked intact;
+	CU_ASSERT_FATAL(walk_core(core, &intact));
+	/* a chunk in the unsorted/small bins: overwrite its fd with an unmapped address */
+	int64_t victim = -1;
+	for (uint32_t i = 0; i < intact.h->nchunks && victim < 0; i++)
+		if (intact.h->chunk_state[i] == HC_CHUNK_FREE)
+			victim = i;
+	CU_ASSERT_FATAL(victim >= 0);
+	uint64_t addr = intact.h->chunk_addr[victim];
+	const char *bad = patch_core(core, intact.t, addr + 16, 0xdead0000ull, "bad_fd.core");
+	CU_ASSERT_FATAL(bad != NULL);
+	struct walked damaged;
+	CU_ASSERT_FATAL(walk_core(bad, &damaged));
+	CU_ASSERT_TRUE(damaged.h->ncorruptions >= 1);
+	CU_ASSERT_TRUE(damaged.t->warnings.partial);
+	/* the heap is still walked end to end */
+	CU_ASSERT_EQUAL(damaged.h->totals[HC_CHUNK_TOP].count, 1);
+	CU_ASSERT_EQUAL(damaged.h->nchunks, intact.h->nchunks);
+	CU_ASSERT_EQUAL(damaged.h->totals[HC_CHUNK_TCACHE].count, intact.h->totals[HC_CHUNK_TCACHE].count);
+	walked_free(&damaged);
+	walked_free(&intact);
+}
+
+void hc_test_register_glibc_walk(void)
+{
+	CU_pSuite s = CU_add_suite("glibc_walk", NULL, NULL);
+	CU_add_test(s, "a flipped size field is reported and the walk goes on", test_flipped_size_field_is_reported_and_the_walk_goes_on);
+	CU_add_test(s, "a flipped header makes `heap` exit 5 naming the address", test_flipped_header_makes_heap_exit_5_naming_the_address);
+	CU_add_test(s, "a free list into unmapped memory ends that list only", test_free_list_into_unmapped_memory_ends_that_list_only);
+}
