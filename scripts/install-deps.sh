@@ -8,7 +8,7 @@ packages=(
   libdw-dev libelf-dev libcapstone-dev libjansson-dev
   libzstd-dev liblzma-dev liblz4-dev
   libcunit1-dev
-  gdb libc6-dbg zstd xz-utils lz4 python3
+  gdb libc6-dbg dwz zstd xz-utils lz4 python3
 )
 
 missing=()

@@ -489,7 +489,7 @@ struct hc_error *hc_target_open_core_capped(const char *path, uint64_t max_memor
 		free(t);
 		return &hc_error_nomem;
 	}
-	const Elf64_Ehdr *eh;
+	const Elf64_Ehdr *eh = NULL;
 	struct hc_error *err = load_image(t, path, max_memory);
 	if (!err)
 		err = check_elf_header(t, &eh);

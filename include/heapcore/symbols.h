@@ -60,7 +60,14 @@ struct hc_symbol {
 	bool is_tls;
 };
 
-/* Never fails for a missing file: a module without one is reported MISSING. Warnings go to t->warnings. */
+/*
+ * Never fails for a missing file: a module without one is reported MISSING.
+ * Only allocation failure is an error. Warnings go to t->warnings; all are
+ * HC_WARN_INFO (a refused or missing file leaves the report as good as the
+ * core alone makes it) except link map damage when NT_FILE is absent, which
+ * is HC_WARN_PARTIAL (modules may be missing). A refused file's warning names
+ * the module, the file and both build-ids.
+ */
 struct hc_error *hc_symbols_open(struct hc_target *t, const struct hc_symbol_options *opts,
 				 struct hc_symbols **out);
 void hc_symbols_destroy(struct hc_symbols *s);
@@ -73,24 +80,52 @@ const struct hc_module *hc_symbols_main_module(const struct hc_symbols *s);
 /* By name in one module (m != NULL) or any: .symtab (file or debug file) first, then .dynsym. */
 bool hc_symbols_lookup(const struct hc_symbols *s, const struct hc_module *m, const char *name,
 		       struct hc_symbol *out);
-/* "symbol+0x10" (or "module+0x1234" with no symbol) for addr; false if addr is in no module. */
+/*
+ * "symbol+0x10" ("symbol" at offset 0), or "module+0x1234" with no symbol,
+ * the offset then from the load bias (as addr2line counts); false if addr is
+ * in no module.
+ */
 bool hc_symbols_describe(const struct hc_symbols *s, uint64_t addr, char *buf, size_t len);
 
 /*
  * Reads bytes at a runtime address from the module's on-disk file, for what
- * a core does not hold (code, read-only data). Fails unless FOUND.
+ * a core does not hold (code, read-only data). m NULL: the module at addr.
+ * HC_READ_UNMAPPED unless FOUND or outside every PT_LOAD; HC_READ_NOT_DUMPED
+ * where a PT_LOAD has no file bytes (.bss).
  */
 enum hc_read_status hc_symbols_read_file(const struct hc_symbols *s, const struct hc_module *m,
 					 uint64_t addr, void *buf, size_t len);
-/* The module's runtime address range of its executable code segment; false if unknown. */
+/* The module's runtime address range of its (first) executable PT_LOAD; false if unknown. Needs no file. */
 bool hc_symbols_code_range(const struct hc_symbols *s, const struct hc_module *m, uint64_t *start,
 			   uint64_t *end);
 
-/* From DWARF, when present: sizeof(struct name) and offsetof(struct name, member). */
+/*
+ * From DWARF, when present: sizeof(struct name) and offsetof(struct name,
+ * member). name is "struct x", "union x", or a bare tag or typedef name;
+ * member may be a path ("a.b") and is looked up through anonymous members.
+ * The first question on a module indexes its types (libc: ~0.1 s); the rest
+ * are hash lookups.
+ */
 bool hc_symbols_struct_size(const struct hc_symbols *s, const struct hc_module *m,
 			    const char *struct_name, uint64_t *size);
 bool hc_symbols_member_offset(const struct hc_symbols *s, const struct hc_module *m,
 			      const char *struct_name, const char *member, uint64_t *offset);
+
+/*
+ * The offset from a thread's thread pointer to module m's static TLS block:
+ * &var = tp + offset + sym.address for an is_tls symbol. Recomputed the way
+ * glibc's ld.so lays out the blocks of the modules in the link map (their
+ * private l_tls_offset is not a stable field), so it is a candidate to check:
+ * right for modules loaded at startup (libc always is), wrong for one
+ * dlopen()ed later; false without a link map or the program headers.
+ */
+bool hc_symbols_static_tls_offset(const struct hc_symbols *s, const struct hc_module *m, int64_t *offset);
+
+/*
+ * Seconds the module's DWARF type index took to build (on the first
+ * struct/member question), 0 if not built: for diagnostics and tests.
+ */
+double hc_symbols_dwarf_index_seconds(const struct hc_module *m);
 
 /* Hex of the build-id into buf (2*len+1 bytes); "" when none. */
 void hc_build_id_hex(const uint8_t *id, uint32_t len, char *buf);
