@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 dir=$(scripts/build.sh)
-core=tests/cores/committed/heap_basic-native.core.zst
+core=tests/cores/committed/native/heap_basic.core.zst
 echo "== heapcore info $core" >&2
 "$dir/heapcore" info "$core" | head -20
 echo >&2

@@ -318,7 +318,6 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 {
 	struct hc_glibc_arena *a = arena_at(w, arena_idx);
 	uint64_t p = first;
-	uint64_t expected_arena_bit = is_main ? 0 : NON_MAIN_ARENA;
 	while (p < end && !w->oom) {
 		uint64_t size;
 		if (p == top) {
@@ -356,9 +355,8 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 				problem = "chunk size runs past the end of its heap";
 			else if (top && p < top && sz > top - p)
 				problem = "chunk size runs over the top chunk";
-			else if ((size & NON_MAIN_ARENA) != expected_arena_bit)
-				problem = is_main ? "NON_MAIN_ARENA bit set in the main arena"
-						  : "NON_MAIN_ARENA bit clear in a thread arena";
+			else if (is_main && (size & NON_MAIN_ARENA))
+				problem = "NON_MAIN_ARENA bit set in the main arena";
 			else if (size & IS_MMAPPED)
 				problem = "IS_MMAPPED bit set inside an arena heap";
 		}
@@ -376,6 +374,9 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 			state = w->marks[m].state;
 			kind = w->marks[m].kind;
 		}
+		/* glibc sets NON_MAIN_ARENA on chunks it hands out; set_head of free chunks drops it */
+		if (!is_main && state != HC_CHUNK_FREE && !(size & NON_MAIN_ARENA))
+			corruption(w, p, "NON_MAIN_ARENA bit clear on an allocated chunk of a thread arena");
 		uint64_t next_size;
 		if (p + sz < end && rd(w, p + sz + 8, &next_size)) {
 			bool prev_inuse = next_size & PREV_INUSE;
@@ -513,6 +514,59 @@ static uint64_t mmapped_chunk_at(struct walk *w, uint64_t map, uint64_t c, uint6
 	return mapped;
 }
 
+/*
+ * A memalign'd mmapped chunk starts after padding that glibc never writes, so
+ * its mapping begins with zero pages and its header can be pages further on:
+ * look in the page at a for a header whose prev_size leads back to a
+ * page-aligned mapping start at or before a, within [floor, a].
+ */
+static uint64_t memaligned_chunk_in_page(struct walk *w, uint64_t a, uint64_t floor, uint64_t limit,
+					 uint64_t *map_out, uint64_t *head_out)
+{
+	struct hc_span span;
+	hc_target_span(w->t, a, PAGE, &span);
+	for (uint64_t off = 0; off + 16 <= span.len; off += 16) {
+		uint64_t ps, size;
+		if (!hc_span_u64(&span, a + off, &ps) || !hc_span_u64(&span, a + off + 8, &size))
+			break;
+		if ((size & SIZE_BITS) != IS_MMAPPED || ps < 16 || ps > a + off - floor)
+			continue;
+		uint64_t map = a + off - ps;
+		if (map & (PAGE - 1))
+			continue;
+		uint64_t mapped = mmapped_chunk_at(w, map, a + off, limit);
+		if (mapped) {
+			*map_out = map;
+			*head_out = a + off;
+			return mapped;
+		}
+	}
+	return 0;
+}
+
+/*
+ * memalign of an mmapped chunk leaves the mapping's original header in place
+ * (prev_size 0) and writes the real one at the aligned address, with
+ * prev_size = the lead. The aligned user address is the first multiple of the
+ * alignment at least MINSIZE past the mapping start, so one probe per power of
+ * two finds it. Returns the real header's address, or map if there is none.
+ */
+static uint64_t memaligned_chunk_behind_stale_header(struct walk *w, uint64_t map, uint64_t mapped,
+						     uint64_t limit)
+{
+	for (uint64_t align = 32; align && align < mapped; align <<= 1) {
+		uint64_t user = (map + CHUNK_HDR_SZ + align - 1) & ~(align - 1);
+		if (user - CHUNK_HDR_SZ - map < MINSIZE)
+			user += align;
+		uint64_t c = user - CHUNK_HDR_SZ;
+		if (c - map >= mapped)
+			break;
+		if (mmapped_chunk_at(w, map, c, limit) == mapped)
+			return c;
+	}
+	return map;
+}
+
 static void find_mmapped_chunks(struct walk *w)
 {
 	const struct hc_target *t = w->t;
@@ -521,34 +575,30 @@ static void find_mmapped_chunks(struct walk *w)
 		if (!(seg->perms & HC_PERM_W) || seg->file >= 0)
 			continue;
 		uint64_t a = seg->start;
+		/* where the current run of zero-headed pages began: a padded mapping may start there */
+		uint64_t floor = seg->start;
 		while (a + PAGE <= seg->end && !w->oom) {
 			uint64_t skip;
 			if (in_heap_range(w->h, a, w->L->heap_max_size, &skip)) {
-				a = skip;
+				a = floor = skip;
 				continue;
 			}
-			uint64_t mapped = mmapped_chunk_at(w, a, a, seg->end), head = a;
-			uint64_t w0, w1;
-			/* memalign'd: the chunk starts after zeroed padding; glibc never writes there */
-			if (!mapped && rd(w, a, &w0) && rd(w, a + 8, &w1) && !w0 && !w1) {
-				struct hc_span span;
-				hc_target_span(t, a, PAGE, &span);
-				for (uint64_t off = 16; off + 16 <= span.len && !mapped; off += 16) {
-					uint64_t ps;
-					if (hc_span_u64(&span, a + off, &ps) && ps == off) {
-						mapped = mmapped_chunk_at(w, a, a + off, seg->end);
-						head = a + off;
-					}
-				}
-			}
+			uint64_t mapped = mmapped_chunk_at(w, a, a, seg->end), head = a, map = a;
+			if (mapped)
+				head = memaligned_chunk_behind_stale_header(w, a, mapped, seg->end);
+			uint64_t w0 = 1, w1 = 1;
+			if (!mapped && rd(w, a, &w0) && rd(w, a + 8, &w1) && !w0 && !w1)
+				mapped = memaligned_chunk_in_page(w, a, floor, seg->end, &map, &head);
 			if (mapped) {
 				uint64_t size;
 				rd(w, head + 8, &size);
 				push_chunk(w, head, size & ~(uint64_t)SIZE_BITS, HC_CHUNK_MMAPPED,
 					   HC_NO_ARENA, KIND_NONE);
-				a += mapped;
+				a = floor = map + mapped;
 			} else {
 				a += PAGE;
+				if (w0 || w1)
+					floor = a;
 			}
 		}
 	}
@@ -719,40 +769,84 @@ static bool tcache_struct_chunk(struct walk *w, uint64_t u)
 	       w->h->chunk_size[ci] == w->L->tcache_struct_chunk;
 }
 
-static void find_tcaches(struct walk *w)
+/*
+ * Do u's lists look like a live tcache_perthread_struct's? Every entry must
+ * be a chunk of its bin's size that the walk saw in use, and every count must
+ * agree with its list; at least one list must be non-empty, since an empty
+ * struct cannot be told from zeroed user data (and holds nothing anyway).
+ */
+static bool tcache_lists_validate(struct walk *w, uint64_t u, uint64_t fill)
+{
+	const struct hc_glibc_layout *L = w->L;
+	const struct hc_glibc_heap *h = w->h;
+	uint8_t ts[1024];
+	uint64_t len = L->tcache_entries_offset + 8ull * L->tcache_nbins;
+	if (len > sizeof(ts) || hc_target_read(w->t, u, ts, len) != HC_READ_OK)
+		return false;
+	uint32_t entries = 0;
+	for (unsigned bin = 0; bin < L->tcache_nbins; bin++) {
+		uint64_t e;
+		memcpy(&e, ts + L->tcache_entries_offset + 8 * bin, 8);
+		bool count_known;
+		uint32_t want = tcache_count(w, ts, bin, fill, &count_known);
+		uint32_t n = 0;
+		while (e) {
+			if ((e & 15) || n >= MAX_TCACHE_LIST)
+				return false;
+			int64_t ci = chunk_index(h, e - CHUNK_HDR_SZ);
+			if (ci < 0 || h->chunk_state[ci] != HC_CHUNK_USED ||
+			    (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin)))
+				return false;
+			n++;
+			uint64_t next;
+			if (!rd(w, e, &next))
+				return false;
+			e = reveal(w, e, next);
+		}
+		if (count_known && n != want)
+			return false;
+		entries += n;
+	}
+	return entries > 0;
+}
+
+static void find_tcaches(struct walk *w, uint64_t fill)
 {
 	const struct hc_glibc_location *loc = &w->h->location;
 	const struct hc_target *t = w->t;
-	if (loc->have_tcache_tp_offset) {
-		for (uint32_t i = 0; i < t->nthreads; i++) {
-			uint64_t u;
-			if (!t->threads[i].has_tp ||
-			    !rd(w, t->threads[i].tp + (uint64_t)loc->tcache_tp_offset, &u) || !u)
-				continue;
-			if (tcache_struct_chunk(w, u))
-				add_tcache(w, t->threads[i].tid, u);
-			else if (hc_target_segment(t, u) && chunk_index(w->h, u - CHUNK_HDR_SZ) >= 0)
-				corruption(w, u, "thread %d's tcache pointer does not point to a tcache",
-					   t->threads[i].tid);
-			/* else: a static dummy (2.43) or a thread whose tcache is disabled */
-		}
-		return;
-	}
-	/*
-	 * Without the TLS slot: a thread's tcache is the first chunk it allocates
-	 * in its arena, so the first chunk of each heap that has the struct's size
-	 * is a candidate; so is any chunk of that size whose lists validate.
-	 */
 	struct hc_glibc_heap *h = w->h;
-	for (uint32_t i = 0; i < h->nchunks; i++) {
+	uint32_t unresolved = 0;
+	for (uint32_t i = 0; i < t->nthreads && loc->have_tcache_tp_offset; i++) {
+		const struct hc_thread *th = &t->threads[i];
+		uint64_t u = 0;
+		if (!th->has_tp || !rd(w, th->tp + (uint64_t)loc->tcache_tp_offset, &u)) {
+			unresolved++;
+			continue;
+		}
+		if (u && tcache_struct_chunk(w, u)) {
+			add_tcache(w, th->tid, u);
+		} else if (!u && w->L->tcache_never_null) {
+			/* 2.43+ points an idle tcache at a static dummy, never at NULL */
+			unresolved++;
+			hc_warnings_add(&w->t->warnings, HC_WARN_INFO,
+					"thread %d: its tcache pointer reads as NULL, which this glibc never leaves; "
+					"the thread's memory in the core looks zeroed (gdb's gcore loses thread "
+					"stacks that carry guard regions); its tcache is looked for by shape",
+					th->tid);
+		} else if (u && chunk_index(h, u - CHUNK_HDR_SZ) >= 0) {
+			unresolved++;
+			corruption(w, u, "thread %d's tcache pointer does not point to a tcache", th->tid);
+		}
+		/* else: no tcache yet (NULL before 2.43), or a static dummy (2.43+) */
+	}
+	if (loc->have_tcache_tp_offset && !unresolved)
+		return;
+	/* without a usable TLS slot for some thread: every chunk of the struct's size whose lists validate */
+	for (uint32_t i = 0; i < h->nchunks && !w->oom; i++) {
 		if (h->chunk_state[i] != HC_CHUNK_USED || h->chunk_size[i] != w->L->tcache_struct_chunk)
 			continue;
 		uint64_t u = h->chunk_addr[i] + CHUNK_HDR_SZ;
-		bool first_of_heap = false;
-		for (uint32_t a = 0; a < h->narenas && !first_of_heap; a++)
-			for (uint32_t j = 0; j < h->arenas[a].nheaps; j++)
-				first_of_heap |= h->arenas[a].heaps[j].first_chunk == h->chunk_addr[i];
-		if (first_of_heap)
+		if (tcache_lists_validate(w, u, fill))
 			add_tcache(w, 0, u);
 	}
 }
@@ -895,11 +989,11 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	if (!err) {
 		find_mmapped_chunks(&w);
 		sort_chunks(&w);
-		if (w.L->has_tcache)
-			find_tcaches(&w);
 		uint64_t fill = 0;
 		if (w.L->tcache_counts_free_slots && h->location.mp && w.L->mp_tcache_count >= 0)
 			rd(&w, h->location.mp + w.L->mp_tcache_count, &fill);
+		if (w.L->has_tcache)
+			find_tcaches(&w, fill);
 		for (uint32_t i = 0; i < h->ntcaches && !w.oom; i++)
 			h->tcaches[i].count = apply_tcache(&w, h->tcaches[i].address, fill);
 		if (w.oom)

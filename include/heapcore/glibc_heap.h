@@ -40,12 +40,13 @@ struct hc_glibc_layout {
 	uint32_t tcache_struct_chunk;   /* chunk size of the struct */
 	bool tcache_counts_free_slots;  /* 2.42+: num_slots[] counts free slots, not entries */
 	bool tcache_key_is_random;      /* 2.34+: tcache_entry.key = global tcache_key */
+	bool tcache_never_null;         /* 2.43+: an idle thread's tcache points at a static dummy */
 
 	bool safe_linking;              /* 2.32+ */
 	bool mmapped_size_excludes_header; /* 2.43: mapping = prev_size + chunksize + 16 */
 
 	/* more of malloc_par, for finding and checking mp_ without symbols */
-	uint32_t mp_size;
+	uint32_t mp_size;               /* bytes of mp_ read: sizeof, less 2.43's unused last field */
 	int32_t mp_arena_test, mp_n_mmaps_max, mp_max_mmapped_mem, mp_tcache_bins, mp_tcache_max_bytes;
 	uint32_t tcache_fill_count;     /* default mp_.tcache_count: 7, 16 from 2.43 */
 	bool tcache_entry_has_key;      /* 2.29+: tcache_entry.key at user+8 (see tcache_key_is_random) */
@@ -67,7 +68,7 @@ const char *hc_arena_method_name(enum hc_arena_method m);
 
 struct hc_glibc_location {
 	const struct hc_glibc_layout *layout;
-	char version[32];            /* "2.36", or "" if the version is unknown */
+	char version[32];            /* "2.36"; if the version is unknown, the layout's range ("2.35-2.41") */
 	bool version_known;
 	enum hc_arena_method method;
 	uint64_t main_arena;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixtures.h"
 
@@ -110,6 +111,12 @@ unsigned truth_for_each(const char *runtime, const char *scenario_prefix,
 		return 0;
 	char dir[600];
 	snprintf(dir, sizeof(dir), "%s/%s", cores, runtime);
+	return truth_for_each_in(dir, scenario_prefix, fn, arg);
+}
+
+unsigned truth_for_each_in(const char *dir, const char *scenario_prefix,
+			   void (*fn)(const struct truth *t, void *arg), void *arg)
+{
 	DIR *d = opendir(dir);
 	if (!d)
 		return 0;
@@ -127,12 +134,20 @@ unsigned truth_for_each(const char *runtime, const char *scenario_prefix,
 	qsort(names, n, sizeof(*names), compare_names);
 	unsigned done = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct truth t;
-		if (truth_load(&t, dir, names[i])) {
-			fn(&t, arg);
-			done++;
+		/* one truth serves the gcore and the kernel core of the same process */
+		const char *kinds[] = { ".core", ".kernel.core", ".core.zst", ".kernel.core.zst",
+					".kernel.core.xz", ".kernel.core.lz4" };
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			struct truth t;
+			if (truth_load(&t, dir, names[i])) {
+				snprintf(t.core, sizeof(t.core), "%s/%s%s", dir, names[i], kinds[k]);
+				if (access(t.core, R_OK) == 0) {
+					fn(&t, arg);
+					done++;
+				}
+			}
+			truth_free(&t);
 		}
-		truth_free(&t);
 		free(names[i]);
 	}
 	return done;

@@ -17,7 +17,7 @@ struct truth_arena {
 };
 
 struct truth {
-	char core[512];
+	char core[1024];
 	char sysroot[512];                 /* "" for the native runtime */
 	char runtime[32];
 	json_t *json;                      /* the .truth.json document */
@@ -32,8 +32,15 @@ void truth_free(struct truth *t);
 /* mallinfo2 field by name. */
 uint64_t truth_mallinfo(const struct truth *t, const char *field);
 
-/* Calls fn for every scenario core under $HEAPCORE_CORES_DIR/RUNTIME; returns how many. */
+/*
+ * Calls fn for every scenario core under $HEAPCORE_CORES_DIR/RUNTIME (plain,
+ * kernel-made and compressed ones alike); returns how many.
+ */
 unsigned truth_for_each(const char *runtime, const char *scenario_prefix,
 			void (*fn)(const struct truth *t, void *arg), void *arg);
+
+/* The same for the truth files in DIR (e.g. tests/cores/committed/sid). */
+unsigned truth_for_each_in(const char *dir, const char *scenario_prefix,
+			   void (*fn)(const struct truth *t, void *arg), void *arg);
 
 #endif

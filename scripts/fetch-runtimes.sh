@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# fetch-runtimes.sh [DIR] - private glibc roots for the test cores.
+#
+# Makes DIR/trixie (glibc 2.41) and DIR/sid (glibc 2.43): libc6 and libc6-dbg
+# unpacked with dpkg -x, plus the /lib64 and /lib links a chroot needs, so that
+#   chroot DIR/sid /lib64/ld-linux-x86-64.so.2 --version
+# works and a scenario binary built against the host glibc runs in it.
+#
+# DIR defaults to ${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}.
+# The suites to fetch can be narrowed with HEAPCORE_SUITES="sid" (default
+# "trixie sid"). A root that is already complete is left alone (delete it,
+# or set HEAPCORE_REFRESH=1, to fetch again).
+#
+# apt runs with a private configuration (its own sources.list, lists and
+# cache under DIR/.apt); the host's apt state is not touched. The mirror is
+# the Debian archive this machine's own apt sources use (override with
+# HEAPCORE_DEBIAN_MIRROR=URI).
+#
+# Prints one line per root; exits non-zero with a one-line reason on failure.
+set -euo pipefail
+
+die() { echo "fetch-runtimes: $*" >&2; exit 1; }
+
+DIR=${1:-${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}}
+SUITES=${HEAPCORE_SUITES:-trixie sid}
+ARCH=$(dpkg --print-architecture 2>/dev/null) || die "dpkg not found (Debian/Ubuntu host needed)"
+
+command -v apt-get >/dev/null || die "apt-get not found"
+command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
+
+# The Debian archive URI this machine's apt uses: the first URI in
+# /etc/apt/sources.list{,.d/*} whose path ends in /debian (not debian-security).
+find_mirror() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		case "$f" in
+		*.sources)
+			awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f" ;;
+		*)
+			# one-line format: deb [opts] URI suite components
+			awk '$1 == "deb" { for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; continue } print $i; break } }' "$f" ;;
+		esac
+	done | grep -E '^(https?|ftp)://[^ ]*/debian/?$' | head -n 1 | sed 's:/*$::'
+}
+
+MIRROR=${HEAPCORE_DEBIAN_MIRROR:-$(find_mirror || true)}
+[ -n "$MIRROR" ] || die "no Debian archive URI (…/debian) in /etc/apt/sources.list*; set HEAPCORE_DEBIAN_MIRROR"
+
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -r "$KEYRING" ] || die "$KEYRING missing (install debian-archive-keyring)"
+
+mkdir -p "$DIR" || die "cannot create $DIR"
+DIR=$(cd "$DIR" && pwd)
+
+# A root is complete when its marker exists and the loader runs in it.
+root_ok() {
+	local root=$1
+	[ -f "$root/.heapcore-runtime.json" ] && [ -e "$root/lib64/ld-linux-x86-64.so.2" ] &&
+		{ [ -e "$root/usr/lib/x86_64-linux-gnu/libc.so.6" ] || [ -e "$root/lib/x86_64-linux-gnu/libc.so.6" ]; }
+}
+
+apt_opts() {
+	local suite=$1
+	local base=$DIR/.apt/$suite
+	printf '%s\n' \
+		-q -q \
+		-o "Dir::Etc::SourceList=$base/sources.list" \
+		-o "Dir::Etc::SourceParts=/dev/null" \
+		-o "Dir::Etc::Preferences=/dev/null" \
+		-o "Dir::Etc::PreferencesParts=/dev/null" \
+		-o "Dir::State::Lists=$base/lists" \
+		-o "Dir::State::status=$base/status" \
+		-o "Dir::Cache=$base/cache" \
+		-o "Dir::Cache::pkgcache=" \
+		-o "Dir::Cache::srcpkgcache=" \
+		-o "APT::Architecture=$ARCH" \
+		-o "APT::Architectures=$ARCH" \
+		-o "Acquire::Languages=none" \
+		-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false" \
+		-o "Acquire::http::Timeout=30" \
+		-o "Acquire::https::Timeout=30" \
+		-o "Acquire::Retries=2" \
+		-o "Debug::NoLocking=1"
+}
+
+fetch_suite() {
+	local suite=$1
+	local root=$DIR/$suite base=$DIR/.apt/$suite
+	if [ "${HEAPCORE_REFRESH:-0}" != 1 ] && root_ok "$root"; then
+		echo "$suite: present in $root ($(sed -n 's/.*"glibc": *"\([^"]*\)".*/glibc \1/p' "$root/.heapcore-runtime.json"))"
+		return 0
+	fi
+	mkdir -p "$base/lists/partial" "$base/cache/archives/partial"
+	: >"$base/status"
+	echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$base/sources.list"
+	mapfile -t opts < <(apt_opts "$suite")
+
+	local log=$base/apt.log
+	if ! apt-get "${opts[@]}" --error-on=any update >"$log" 2>&1; then
+		die "apt-get update for $suite from $MIRROR failed (mirror unreachable?): $(grep -E '^(E|W):' "$log" | head -n 1)"
+	fi
+
+	local dl=$base/debs
+	rm -rf "$dl" && mkdir -p "$dl"
+	if ! (cd "$dl" && apt-get "${opts[@]}" download libc6 libc6-dbg) >>"$log" 2>&1; then
+		die "apt-get download libc6 libc6-dbg ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
+	fi
+
+	local tmp=$root.tmp.$$
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	local deb
+	for deb in "$dl"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+	done
+
+	# merged-/usr packages ship only usr/; the ELF interpreter is /lib64/ld-linux-x86-64.so.2
+	local d
+	for d in lib lib64 bin sbin; do
+		if [ ! -e "$tmp/$d" ] && [ ! -L "$tmp/$d" ]; then
+			mkdir -p "$tmp/usr/$d"
+			ln -s "usr/$d" "$tmp/$d"
+		fi
+	done
+	if [ ! -e "$tmp/lib64/ld-linux-x86-64.so.2" ]; then
+		mkdir -p "$tmp/usr/lib64"
+		ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tmp/usr/lib64/ld-linux-x86-64.so.2"
+	fi
+	mkdir -p "$tmp/tmp" "$tmp/proc" "$tmp/dev" && chmod 1777 "$tmp/tmp"
+
+	local v6 vdbg glibc
+	v6=$(dpkg-deb -f "$dl"/libc6_*.deb Version)
+	vdbg=$(dpkg-deb -f "$dl"/libc6-dbg_*.deb Version)
+	glibc=${v6%%-*}
+	glibc=${glibc#*:}
+	local libc=$tmp/usr/lib/x86_64-linux-gnu/libc.so.6
+	[ -e "$libc" ] || libc=$tmp/lib/x86_64-linux-gnu/libc.so.6
+	[ -e "$libc" ] || die "$suite: libc.so.6 not found in the unpacked libc6 $v6"
+	local bid
+	bid=$(readelf -n "$libc" 2>/dev/null | sed -n 's/^ *Build ID: *//p' | head -n 1)
+	[ -n "$bid" ] || die "$suite: no build-id in libc.so.6"
+	[ -e "$tmp/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug" ] ||
+		die "$suite: libc6-dbg $vdbg has no debug file for libc build-id $bid"
+
+	cat >"$tmp/.heapcore-runtime.json" <<EOF
+{"runtime": "$suite", "glibc": "$glibc", "libc6": "$v6", "libc6_dbg": "$vdbg", "libc_build_id": "$bid"}
+EOF
+	if ! chroot "$tmp" /lib64/ld-linux-x86-64.so.2 --version >/dev/null 2>&1; then
+		die "$suite: chroot $tmp /lib64/ld-linux-x86-64.so.2 --version fails"
+	fi
+	rm -rf "$root"
+	mv "$tmp" "$root"
+	rm -rf "$dl"
+	echo "$suite: glibc $glibc (libc6 $v6, build-id $bid) in $root"
+}
+
+for s in $SUITES; do
+	case "$s" in
+	trixie | sid | forky | testing | unstable | bookworm) fetch_suite "$s" ;;
+	*) die "unknown suite '$s'" ;;
+	esac
+done
