@@ -17,7 +17,6 @@ int main(int argc, char **argv)
 {
 	const struct suite_entry suites[] = {
 		{ "target", hc_test_register_target },
-		{ "decompress", hc_test_register_decompress },
 		{ "symbols", hc_test_register_symbols },
 		{ "glibc_layout", hc_test_register_glibc_layout },
 		{ "glibc_locate", hc_test_register_glibc_locate },

@@ -5,7 +5,6 @@
 #define HC_SUITE(name) void hc_test_register_##name(void) __attribute__((weak))
 
 HC_SUITE(target);
-HC_SUITE(decompress);
 HC_SUITE(symbols);
 HC_SUITE(glibc_layout);
 HC_SUITE(glibc_locate);
