@@ -687,18 +687,27 @@ static uint32_t tcache_count(const struct walk *w, const uint8_t *ts, unsigned b
 	return (uint32_t)(fill - v);
 }
 
-/* Applies one tcache_perthread_struct (user address u) to the chunk table; returns its chunk count. */
-static uint32_t apply_tcache(struct walk *w, uint64_t u, uint64_t fill)
+/*
+ * Walks the lists of the tcache_perthread_struct at user address u. With
+ * apply, marks their chunks TCACHE and reports damage as corruption, going
+ * on past it; without, only checks that u looks like a live struct: every
+ * entry a chunk of its bin's size that the walk saw in use, every count in
+ * agreement with its list. Returns the chunks on the lists, or -1 when
+ * checking and u fails (or holds nothing: an empty struct cannot be told
+ * from zeroed user data, and holds nothing anyway).
+ */
+static int64_t tcache_lists(struct walk *w, uint64_t u, uint64_t fill, bool apply)
 {
 	const struct hc_glibc_layout *L = w->L;
 	struct hc_glibc_heap *h = w->h;
 	uint8_t ts[1024];
 	uint64_t len = L->tcache_entries_offset + 8ull * L->tcache_nbins;
 	if (len > sizeof(ts) || hc_target_read(w->t, u, ts, len) != HC_READ_OK) {
-		corruption(w, u, "tcache_perthread_struct is not in the core");
-		return 0;
+		if (apply)
+			corruption(w, u, "tcache_perthread_struct is not in the core");
+		return apply ? 0 : -1;
 	}
-	uint32_t total = 0;
+	int64_t total = 0;
 	for (unsigned bin = 0; bin < L->tcache_nbins; bin++) {
 		uint64_t e;
 		memcpy(&e, ts + L->tcache_entries_offset + 8 * bin, 8);
@@ -706,43 +715,50 @@ static uint32_t apply_tcache(struct walk *w, uint64_t u, uint64_t fill)
 		uint32_t want = tcache_count(w, ts, bin, fill, &count_known);
 		uint32_t n = 0;
 		struct cycle_check cc = { 0 };
-		while (e) {
+		const char *problem = NULL;
+		while (e && !problem) {
 			if ((e & 15) || n >= MAX_TCACHE_LIST || cycle_seen(&cc, e)) {
-				corruption(w, u, "tcache bin %u: list %s at 0x%llx", bin,
-					   (e & 15) ? "has a misaligned entry" : "loops",
-					   (unsigned long long)e);
+				problem = (e & 15) ? "has a misaligned entry" : "loops";
 				break;
 			}
 			int64_t ci = chunk_index(h, e - CHUNK_HDR_SZ);
+			uint8_t st = ci < 0 ? HC_CHUNK_STATE_COUNT : h->chunk_state[ci];
 			if (ci < 0) {
-				corruption(w, u, "tcache bin %u: entry 0x%llx is not a chunk", bin,
-					   (unsigned long long)e);
-				break;
-			}
-			uint8_t st = h->chunk_state[ci];
-			if (st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED) {
-				corruption(w, e - CHUNK_HDR_SZ, "tcache bin %u: chunk is also %s", bin,
-					   hc_chunk_state_name(st));
-				break;
-			}
-			if (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin))
+				problem = "has an entry that is not a chunk";
+			} else if (st != HC_CHUNK_USED && !(apply && st == HC_CHUNK_MMAPPED)) {
+				problem = "has a chunk that is not in use";
+			} else if (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin)) {
+				if (!apply)
+					return -1;
 				corruption(w, e - CHUNK_HDR_SZ, "chunk of size 0x%llx is in tcache bin %u",
 					   (unsigned long long)h->chunk_size[ci], bin);
-			h->chunk_state[ci] = HC_CHUNK_TCACHE;
+			}
+			if (problem)
+				break;
+			if (apply)
+				h->chunk_state[ci] = HC_CHUNK_TCACHE;
 			n++;
 			uint64_t next;
 			if (!rd(w, e, &next)) {
-				corruption(w, e, "tcache entry is not in the core");
+				problem = "runs out of the core";
 				break;
 			}
 			e = reveal(w, e, next);
 		}
-		if (count_known && n != want)
+		if (problem) {
+			if (!apply)
+				return -1;
+			corruption(w, u, "tcache bin %u: its list %s at 0x%llx", bin, problem,
+				   (unsigned long long)e);
+		} else if (count_known && n != want) {
+			if (!apply)
+				return -1;
 			corruption(w, u, "tcache bin %u: its count says %u chunks, its list holds %u", bin,
 				   want, n);
+		}
 		total += n;
 	}
-	return total;
+	return apply || total > 0 ? total : -1;
 }
 
 static bool add_tcache(struct walk *w, int32_t tid, uint64_t u)
@@ -767,47 +783,6 @@ static bool tcache_struct_chunk(struct walk *w, uint64_t u)
 	int64_t ci = chunk_index(w->h, u - CHUNK_HDR_SZ);
 	return ci >= 0 && w->h->chunk_state[ci] == HC_CHUNK_USED &&
 	       w->h->chunk_size[ci] == w->L->tcache_struct_chunk;
-}
-
-/*
- * Do u's lists look like a live tcache_perthread_struct's? Every entry must
- * be a chunk of its bin's size that the walk saw in use, and every count must
- * agree with its list; at least one list must be non-empty, since an empty
- * struct cannot be told from zeroed user data (and holds nothing anyway).
- */
-static bool tcache_lists_validate(struct walk *w, uint64_t u, uint64_t fill)
-{
-	const struct hc_glibc_layout *L = w->L;
-	const struct hc_glibc_heap *h = w->h;
-	uint8_t ts[1024];
-	uint64_t len = L->tcache_entries_offset + 8ull * L->tcache_nbins;
-	if (len > sizeof(ts) || hc_target_read(w->t, u, ts, len) != HC_READ_OK)
-		return false;
-	uint32_t entries = 0;
-	for (unsigned bin = 0; bin < L->tcache_nbins; bin++) {
-		uint64_t e;
-		memcpy(&e, ts + L->tcache_entries_offset + 8 * bin, 8);
-		bool count_known;
-		uint32_t want = tcache_count(w, ts, bin, fill, &count_known);
-		uint32_t n = 0;
-		while (e) {
-			if ((e & 15) || n >= MAX_TCACHE_LIST)
-				return false;
-			int64_t ci = chunk_index(h, e - CHUNK_HDR_SZ);
-			if (ci < 0 || h->chunk_state[ci] != HC_CHUNK_USED ||
-			    (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin)))
-				return false;
-			n++;
-			uint64_t next;
-			if (!rd(w, e, &next))
-				return false;
-			e = reveal(w, e, next);
-		}
-		if (count_known && n != want)
-			return false;
-		entries += n;
-	}
-	return entries > 0;
 }
 
 static void find_tcaches(struct walk *w, uint64_t fill)
@@ -846,7 +821,7 @@ static void find_tcaches(struct walk *w, uint64_t fill)
 		if (h->chunk_state[i] != HC_CHUNK_USED || h->chunk_size[i] != w->L->tcache_struct_chunk)
 			continue;
 		uint64_t u = h->chunk_addr[i] + CHUNK_HDR_SZ;
-		if (tcache_lists_validate(w, u, fill))
+		if (tcache_lists(w, u, fill, false) > 0)
 			add_tcache(w, 0, u);
 	}
 }
@@ -995,7 +970,7 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 		if (w.L->has_tcache)
 			find_tcaches(&w, fill);
 		for (uint32_t i = 0; i < h->ntcaches && !w.oom; i++)
-			h->tcaches[i].count = apply_tcache(&w, h->tcaches[i].address, fill);
+			h->tcaches[i].count = (uint32_t)tcache_lists(&w, h->tcaches[i].address, fill, true);
 		if (w.oom)
 			err = &hc_error_nomem;
 	}

@@ -207,3 +207,19 @@ size_t hc_fixture_core_data_end(const char *core)
 	hc_target_destroy(t);
 	return end;
 }
+
+const char *hc_fixture_patch_core(const char *core, const struct hc_target *t, uint64_t addr,
+				  uint64_t value, const char *name)
+{
+	const struct hc_segment *seg = hc_target_segment(t, addr);
+	if (!seg || addr + 8 > seg->start + seg->dumped)
+		return NULL;
+	size_t len;
+	char *data = hc_fixture_read_file(core, &len);
+	if (!data)
+		return NULL;
+	memcpy(data + seg->core_offset + (addr - seg->start), &value, 8);
+	const char *p = hc_fixture_write_file(name, data, len);
+	free(data);
+	return p;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* $HEAPCORE_SOURCE_DIR, or "." */
 const char *hc_fixture_source_dir(void);
@@ -27,6 +28,11 @@ const char *hc_fixture_make_core(const char *name, const char *source);
 const char *hc_fixture_write_file(const char *name, const void *data, size_t len);
 /* Copies the first len bytes of src (len 0 = all) into a new temp file, then applies a patch. */
 const char *hc_fixture_copy_file(const char *name, const char *src, size_t len);
+
+struct hc_target;
+/* A copy of core (opened as t) with the 8 bytes at virtual address addr set to value; NULL if not in the core. */
+const char *hc_fixture_patch_core(const char *core, const struct hc_target *t, uint64_t addr,
+				  uint64_t value, const char *name);
 
 /* Runs `heapcore ARGS` (shell words), captures stdout and stderr; returns the exit code. */
 int hc_fixture_run_cli(const char *args, char **out, char **err);

@@ -300,23 +300,6 @@ static void test_forced_methods_that_cannot_work_say_why(void)
 	close_core(&o);
 }
 
-/* A copy of core with the 8 bytes at addr replaced by value; NULL if addr is not in the core. */
-static const char *patch_core(const char *core, const struct hc_target *t, uint64_t addr, uint64_t value,
-			      const char *name)
-{
-	const struct hc_segment *seg = hc_target_segment(t, addr);
-	if (!seg || addr + 8 > seg->start + seg->dumped)
-		return NULL;
-	size_t len;
-	char *data = hc_fixture_read_file(core, &len);
-	if (!data)
-		return NULL;
-	memcpy(data + seg->core_offset + (addr - seg->start), &value, 8);
-	const char *p = hc_fixture_write_file(name, data, len);
-	free(data);
-	return p;
-}
-
 static void test_a_damaged_bin_does_not_hide_main_arena_from_any_method(void)
 {
 	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
@@ -327,7 +310,7 @@ static void test_a_damaged_bin_does_not_hide_main_arena_from_any_method(void)
 	CU_ASSERT_FATAL(locate(&o, HC_ARENA_METHOD_SYMBOLS, &truth));
 	/* bin 100's fd now points nowhere, as after a stray write */
 	uint64_t fd_at = truth.main_arena + (uint64_t)truth.layout->ms_bins + 16 * 99;
-	const char *bad = patch_core(core, o.t, fd_at, 0x4141414141414140ULL, "locate_bad_bin.core");
+	const char *bad = hc_fixture_patch_core(core, o.t, fd_at, 0x4141414141414140ULL, "locate_bad_bin.core");
 	close_core(&o);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
 	const struct {

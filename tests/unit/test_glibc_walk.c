@@ -44,23 +44,6 @@ static void walked_free(struct walked *w)
 	hc_target_destroy(w->t);
 }
 
-/* A copy of core with 8 bytes at virtual address addr replaced by value. */
-static const char *patch_core(const char *core, const struct hc_target *t, uint64_t addr, uint64_t value,
-			      const char *name)
-{
-	const struct hc_segment *seg = hc_target_segment(t, addr);
-	if (!seg || addr + 8 > seg->start + seg->dumped)
-		return NULL;
-	size_t len;
-	char *data = hc_fixture_read_file(core, &len);
-	if (!data)
-		return NULL;
-	memcpy(data + seg->core_offset + (addr - seg->start), &value, 8);
-	const char *p = hc_fixture_write_file(name, data, len);
-	free(data);
-	return p;
-}
-
 /* The index of a used chunk about halfway through the main heap. */
 static int64_t middle_used_chunk(const struct hc_glibc_heap *h)
 {
@@ -83,7 +66,7 @@ static void test_flipped_size_field_is_reported_and_the_walk_goes_on(void)
 	int64_t victim = middle_used_chunk(intact.h);
 	CU_ASSERT_FATAL(victim > 0);
 	uint64_t addr = intact.h->chunk_addr[victim];
-	const char *bad = patch_core(core, intact.t, addr + 8, 0x4141414141414141ull, "flipped_size.core");
+	const char *bad = hc_fixture_patch_core(core, intact.t, addr + 8, 0x4141414141414141ull, "flipped_size.core");
 	CU_ASSERT_FATAL(bad != NULL);
 
 	struct walked damaged;
@@ -113,7 +96,7 @@ static void test_flipped_header_makes_heap_exit_5_naming_the_address(void)
 	int64_t victim = middle_used_chunk(intact.h);
 	uint64_t addr = intact.h->chunk_addr[victim];
 	/* a size that stays aligned but runs far past the heap */
-	const char *bad = patch_core(core, intact.t, addr + 8, 0x10000001ull, "flipped_cli.core");
+	const char *bad = hc_fixture_patch_core(core, intact.t, addr + 8, 0x10000001ull, "flipped_cli.core");
 	walked_free(&intact);
 	CU_ASSERT_FATAL(bad != NULL);
 	char args[400], *out, *err, where[32];
@@ -140,7 +123,7 @@ static void test_free_list_into_unmapped_memory_ends_that_list_only(void)
 			victim = i;
 	CU_ASSERT_FATAL(victim >= 0);
 	uint64_t addr = intact.h->chunk_addr[victim];
-	const char *bad = patch_core(core, intact.t, addr + 16, 0xdead0000ull, "bad_fd.core");
+	const char *bad = hc_fixture_patch_core(core, intact.t, addr + 16, 0xdead0000ull, "bad_fd.core");
 	CU_ASSERT_FATAL(bad != NULL);
 	struct walked damaged;
 	CU_ASSERT_FATAL(walk_core(bad, &damaged));
