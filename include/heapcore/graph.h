@@ -1,0 +1,162 @@
+/*
+ * The reference graph of a native heap: every in-use allocation is a node,
+ * every aligned word that points into one (at its start or inside it) is an
+ * edge, and the places outside the heap that hold such words are roots:
+ * thread registers and stacks, modules' writable data, TLS blocks and other
+ * writable mappings. Nodes are 32-bit indices in address order; edges are
+ * stored as CSR in both directions.
+ */
+#ifndef HEAPCORE_GRAPH_H
+#define HEAPCORE_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapcore/error.h"
+#include "heapcore/glibc_heap.h"
+#include "heapcore/symbols.h"
+#include "heapcore/target.h"
+
+enum hc_root_kind {
+	HC_ROOT_REGISTER = 0,  /* a thread's general registers */
+	HC_ROOT_STACK = 1,     /* a thread's stack, from its stack pointer to the top of the mapping */
+	HC_ROOT_DATA = 2,      /* a module's writable data: .data, .bss, relro */
+	HC_ROOT_TLS = 3,       /* a thread's static TLS block and thread descriptor */
+	HC_ROOT_OTHER = 4,     /* any other writable mapping that is not heap */
+	HC_ROOT_KIND_COUNT = 5,
+};
+
+const char *hc_root_kind_name(enum hc_root_kind k);
+
+/* A range of target memory scanned as roots (registers: a range of the thread's register array). */
+struct hc_root_range {
+	enum hc_root_kind kind;
+	uint64_t start, end;       /* target addresses; for HC_ROOT_REGISTER, 0..nregs*8 */
+	int32_t thread;            /* index into target->threads, or -1 */
+	int32_t module;            /* index into symbols->modules for HC_ROOT_DATA, or -1 */
+};
+
+/* An owner: what holds allocations from outside the heap, named for the user. */
+struct hc_owner {
+	enum hc_root_kind kind;
+	uint32_t range;            /* index into roots[] */
+	uint64_t start, end;       /* the symbol's extent for data roots; else the range */
+	char *name;                /* "g_list", "libfoo.so+0x1234", "thread 1234 stack", ... */
+};
+
+/* Edge flag bits, parallel to out[] and in[]. */
+#define HC_EDGE_INTERIOR 1     /* points inside the allocation, not at its start */
+
+struct hc_graph {
+	/* nodes: in-use allocations (glibc chunks USED or MMAPPED), sorted by address */
+	uint32_t nnodes;
+	uint64_t *addr;            /* user address (chunk + 16) */
+	uint64_t *size;            /* usable bytes the user may hold pointers in */
+	uint32_t *chunk;           /* index into the heap's chunk table */
+
+	/* node -> node edges, CSR: targets of n are out[out_start[n] .. out_start[n+1]) */
+	uint32_t *out_start, *out;
+	uint8_t *out_flags;
+	/* the same edges reversed: sources of n are in[in_start[n] .. in_start[n+1]) */
+	uint32_t *in_start, *in;
+	uint8_t *in_flags;
+	uint64_t nedges;
+
+	/* roots and what they point to */
+	struct hc_root_range *roots;
+	uint32_t nroots;
+	struct hc_owner *owners;
+	uint32_t nowners;
+	/* owner -> node edges, CSR over owners */
+	uint32_t *owner_out_start, *owner_out;
+	uint8_t *owner_out_flags;
+	uint8_t *root_kinds;       /* per node: bit k set if a root of kind k points straight at it */
+
+	const struct hc_glibc_heap *heap;
+	const struct hc_target *target;
+};
+
+struct hc_graph_options {
+	bool scan_free;            /* also record what free chunks point to (not edges; for explain) */
+	void (*progress)(const char *phase, uint64_t done, uint64_t total, void *arg);
+	void *progress_arg;
+};
+
+struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
+				const struct hc_glibc_heap *h, const struct hc_graph_options *opts,
+				struct hc_graph **out);
+void hc_graph_destroy(struct hc_graph *g);
+
+/* The node whose allocation contains addr (start or interior), or UINT32_MAX. */
+uint32_t hc_graph_node_at(const struct hc_graph *g, uint64_t addr);
+
+/*
+ * Leak classification, after chap and valgrind: a node is anchored if some
+ * root reaches it (reached_by says through which root kinds), else leaked;
+ * a leaked node no other node points to is unreferenced (valgrind's
+ * "definitely lost"), the other leaked ones are indirectly leaked. Leaked
+ * nodes form clusters: the weakly connected components of the leaked
+ * subgraph, so a leaked ring is one cluster.
+ */
+enum hc_leak_class {
+	HC_ANCHORED = 0,
+	HC_LEAKED_UNREFERENCED = 1,
+	HC_LEAKED_INDIRECT = 2,
+};
+
+struct hc_leak_cluster {
+	uint32_t head;             /* an unreferenced node, or the lowest-address node of a pure cycle */
+	uint32_t nnodes;
+	uint64_t bytes;
+	uint32_t nheads;           /* unreferenced nodes in it; 0 for a pure cycle */
+	bool cyclic;               /* it contains a cycle */
+};
+
+struct hc_leaks {
+	uint8_t *cls;              /* per node, enum hc_leak_class */
+	uint8_t *reached_by;       /* per node, bit k: reachable from a root of kind k */
+	uint32_t *cluster;         /* per node, index into clusters, UINT32_MAX if anchored */
+	struct hc_leak_cluster *clusters;
+	uint32_t nclusters;        /* sorted by bytes, largest first */
+	struct hc_tally anchored, leaked, unreferenced, indirect;
+};
+
+struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **out);
+void hc_leaks_destroy(struct hc_leaks *l);
+
+/*
+ * Retained size through the dominator tree of the graph rooted at a virtual
+ * root whose children are the owners. idom of an owner is the virtual root;
+ * leaked nodes are not in the tree (idom UINT32_MAX, retained = own size).
+ */
+#define HC_DOM_VIRTUAL_ROOT (UINT32_MAX - 1)
+#define HC_DOM_NONE UINT32_MAX
+
+struct hc_dominators {
+	/* ids: nodes 0..nnodes-1, then owners nnodes..nnodes+nowners-1 */
+	uint32_t *idom;            /* per id: immediate dominator id, HC_DOM_VIRTUAL_ROOT, or HC_DOM_NONE */
+	uint64_t *retained;        /* per id: bytes it keeps alive (its own size included for nodes) */
+	uint32_t *owners_by_retained; /* owner indices, largest retained first */
+};
+
+struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_dominators **out);
+void hc_dominators_destroy(struct hc_dominators *d);
+
+/* One step of a reference chain: the word at from_addr, in owner or node `from`, points to node `to`. */
+struct hc_chain_step {
+	bool from_owner;
+	uint32_t from;             /* owner index or node index */
+	uint64_t from_addr;        /* the address of the pointer word */
+	uint32_t to;               /* node index */
+	bool interior;
+};
+
+/* Shortest chains from the owners (BFS), computed once; then any node's chain. */
+struct hc_chains;
+struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **out);
+/* Writes up to max steps root-first; returns the chain's length, 0 if the node is not anchored. */
+uint32_t hc_chains_get(const struct hc_chains *c, const struct hc_graph *g, uint32_t node,
+		       struct hc_chain_step *steps, uint32_t max);
+void hc_chains_destroy(struct hc_chains *c);
+
+#endif
