@@ -17,6 +17,9 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *
 	return off + ((descsz + 3) & ~3u);
 }
 
+static void build(struct synth_core *c, int machine, const uint8_t *notes, size_t nlen,
+		  const struct synth_segment *segs, unsigned nsegs);
+
 void synth_core_build(struct synth_core *c, int tid, uint64_t rip, uint64_t rsp, uint64_t fs_base,
 		      const char *fname, const struct synth_segment *segs, unsigned nsegs)
 {
@@ -31,6 +34,25 @@ void synth_core_build(struct synth_core *c, int tid, uint64_t rip, uint64_t rsp,
 	strncpy((char *)prpsinfo + 40, fname, 15);
 	size_t nlen = put_note(notes, "CORE", NT_PRSTATUS, prstatus, sizeof(prstatus));
 	nlen += put_note(notes + nlen, "CORE", NT_PRPSINFO, prpsinfo, sizeof(prpsinfo));
+	build(c, EM_X86_64, notes, nlen, segs, nsegs);
+}
+
+void synth_core_build_aarch64(struct synth_core *c, int tid, uint64_t pc, uint64_t sp, uint64_t tpidr,
+			      const struct synth_segment *segs, unsigned nsegs)
+{
+	uint8_t notes[1024] = { 0 };
+	uint8_t prstatus[392] = { 0 };
+	memcpy(prstatus + 32, &tid, 4);
+	memcpy(prstatus + 112 + 31 * 8, &sp, 8);
+	memcpy(prstatus + 112 + 32 * 8, &pc, 8);
+	size_t nlen = put_note(notes, "CORE", NT_PRSTATUS, prstatus, sizeof(prstatus));
+	nlen += put_note(notes + nlen, "LINUX", 0x401 /* NT_ARM_TLS */, &tpidr, 8);
+	build(c, EM_AARCH64, notes, nlen, segs, nsegs);
+}
+
+static void build(struct synth_core *c, int machine, const uint8_t *notes, size_t nlen,
+		  const struct synth_segment *segs, unsigned nsegs)
+{
 
 	size_t phoff = sizeof(Elf64_Ehdr), nph = nsegs + 1;
 	size_t off = phoff + nph * sizeof(Elf64_Phdr);
@@ -45,7 +67,7 @@ void synth_core_build(struct synth_core *c, int tid, uint64_t rip, uint64_t rsp,
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	eh.e_ident[EI_VERSION] = EV_CURRENT;
 	eh.e_type = ET_CORE;
-	eh.e_machine = EM_X86_64;
+	eh.e_machine = machine;
 	eh.e_version = EV_CURRENT;
 	eh.e_phoff = phoff;
 	eh.e_ehsize = sizeof(eh);

@@ -248,6 +248,28 @@ static void test_cstr_reads_stop_at_the_end_of_dumped_bytes(void)
 	hc_target_destroy(t);
 }
 
+static void test_aarch64_core_is_recognised_with_its_registers_and_tls(void)
+{
+	static uint8_t page[0x1000];
+	struct synth_segment segs[] = { { 0x400000, 0x1000, 0x1000, PF_R | PF_W, page } };
+	struct synth_core c;
+	synth_core_build_aarch64(&c, 77, 0x400123, 0xfffff000, 0xffffa000, segs, 1);
+	const char *p = hc_fixture_write_file("aarch64.core", c.data, c.len);
+	synth_core_free(&c);
+	struct hc_target *t = open_ok(p);
+	CU_ASSERT_FATAL(t != NULL);
+	CU_ASSERT_EQUAL(t->arch, HC_ARCH_AARCH64);
+	CU_ASSERT_STRING_EQUAL(hc_arch_name(t->arch), "aarch64");
+	CU_ASSERT_EQUAL_FATAL(t->nthreads, 1);
+	CU_ASSERT_EQUAL(t->threads[0].tid, 77);
+	CU_ASSERT_EQUAL(t->threads[0].nregs, 34);
+	CU_ASSERT_EQUAL(t->threads[0].pc, 0x400123);
+	CU_ASSERT_EQUAL(t->threads[0].sp, 0xfffff000);
+	CU_ASSERT_TRUE(t->threads[0].has_tp);
+	CU_ASSERT_EQUAL(t->threads[0].tp, 0xffffa000);
+	hc_target_destroy(t);
+}
+
 void hc_test_register_target(void)
 {
 	CU_pSuite s = CU_add_suite("target", NULL, NULL);
@@ -260,4 +282,5 @@ void hc_test_register_target(void)
 	CU_add_test(s, "zstd, xz and lz4 cores read like the plain core", test_zstd_xz_and_lz4_cores_read_like_the_plain_core);
 	CU_add_test(s, "a cut compressed core is read as truncated", test_cut_compressed_core_is_read_as_truncated);
 	CU_add_test(s, "C strings stop at the end of dumped bytes", test_cstr_reads_stop_at_the_end_of_dumped_bytes);
+	CU_add_test(s, "an aarch64 core is recognised with its registers and TLS", test_aarch64_core_is_recognised_with_its_registers_and_tls);
 }
