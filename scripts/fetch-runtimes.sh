@@ -5,6 +5,9 @@
 # unpacked with dpkg -x, plus the /lib64 and /lib links a chroot needs, so that
 #   chroot DIR/sid /lib64/ld-linux-x86-64.so.2 --version
 # works and a scenario binary built against the host glibc runs in it.
+# libstdc++6 and libgcc-s1 are unpacked too, for the C++ scenario (leak_cxx);
+# a root fetched before they were added gets them on the next run (marker
+# ROOT/.heapcore-cxx.json), without touching its libc.
 #
 # DIR defaults to ${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}.
 # The suites to fetch can be narrowed with HEAPCORE_SUITES="sid" (default
@@ -60,6 +63,14 @@ root_ok() {
 		{ [ -e "$root/usr/lib/x86_64-linux-gnu/libc.so.6" ] || [ -e "$root/lib/x86_64-linux-gnu/libc.so.6" ]; }
 }
 
+# The C++ runtime (leak_cxx) is in the root.
+cxx_ok() {
+	local root=$1
+	[ -f "$root/.heapcore-cxx.json" ] && [ -e "$root/usr/lib/x86_64-linux-gnu/libstdc++.so.6" ] &&
+		[ -e "$root/usr/lib/x86_64-linux-gnu/libgcc_s.so.1" ]
+}
+CXX_PKGS="libstdc++6 libgcc-s1"
+
 apt_opts() {
 	local suite=$1
 	local base=$DIR/.apt/$suite
@@ -84,10 +95,21 @@ apt_opts() {
 		-o "Debug::NoLocking=1"
 }
 
+# DEBDIR ROOT: ROOT/.heapcore-cxx.json from the C++ runtime packages in DEBDIR.
+write_cxx_marker() {
+	local dl=$1 root=$2 vstd vgcc
+	vstd=$(dpkg-deb -f "$dl"/libstdc++6_*.deb Version) || die "no libstdc++6 package in $dl"
+	vgcc=$(dpkg-deb -f "$dl"/libgcc-s1_*.deb Version) || die "no libgcc-s1 package in $dl"
+	[ -e "$root/usr/lib/x86_64-linux-gnu/libstdc++.so.6" ] || die "libstdc++6 $vstd has no libstdc++.so.6"
+	cat >"$root/.heapcore-cxx.json" <<EOF
+{"libstdc++6": "$vstd", "libgcc-s1": "$vgcc"}
+EOF
+}
+
 fetch_suite() {
 	local suite=$1
 	local root=$DIR/$suite base=$DIR/.apt/$suite
-	if [ "${HEAPCORE_REFRESH:-0}" != 1 ] && root_ok "$root"; then
+	if [ "${HEAPCORE_REFRESH:-0}" != 1 ] && root_ok "$root" && cxx_ok "$root"; then
 		echo "$suite: present in $root ($(sed -n 's/.*"glibc": *"\([^"]*\)".*/glibc \1/p' "$root/.heapcore-runtime.json"))"
 		return 0
 	fi
@@ -102,9 +124,27 @@ fetch_suite() {
 	fi
 
 	local dl=$base/debs
+	if [ "${HEAPCORE_REFRESH:-0}" != 1 ] && root_ok "$root"; then
+		# a complete root from before the C++ runtime was added: add it only
+		rm -rf "$dl" && mkdir -p "$dl"
+		# shellcheck disable=SC2086
+		if ! (cd "$dl" && apt-get "${opts[@]}" download $CXX_PKGS) >>"$log" 2>&1; then
+			die "apt-get download $CXX_PKGS ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
+		fi
+		local deb
+		for deb in "$dl"/*.deb; do
+			dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
+		done
+		write_cxx_marker "$dl" "$root"
+		rm -rf "$dl"
+		echo "$suite: added $CXX_PKGS to $root ($(sed -n 's/.*"glibc": *"\([^"]*\)".*/glibc \1/p' "$root/.heapcore-runtime.json"))"
+		return 0
+	fi
+
 	rm -rf "$dl" && mkdir -p "$dl"
-	if ! (cd "$dl" && apt-get "${opts[@]}" download libc6 libc6-dbg) >>"$log" 2>&1; then
-		die "apt-get download libc6 libc6-dbg ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
+	# shellcheck disable=SC2086
+	if ! (cd "$dl" && apt-get "${opts[@]}" download libc6 libc6-dbg $CXX_PKGS) >>"$log" 2>&1; then
+		die "apt-get download libc6 libc6-dbg $CXX_PKGS ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
 	fi
 
 	local tmp=$root.tmp.$$
@@ -142,6 +182,7 @@ fetch_suite() {
 	[ -e "$tmp/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug" ] ||
 		die "$suite: libc6-dbg $vdbg has no debug file for libc build-id $bid"
 
+	write_cxx_marker "$dl" "$tmp"
 	cat >"$tmp/.heapcore-runtime.json" <<EOF
 {"runtime": "$suite", "glibc": "$glibc", "libc6": "$v6", "libc6_dbg": "$vdbg", "libc_build_id": "$bid"}
 EOF

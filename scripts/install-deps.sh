@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  gcc make cmake pkg-config
+  gcc g++ make cmake pkg-config time
   libdw-dev libelf-dev libcapstone-dev libjansson-dev
   libzstd-dev liblzma-dev liblz4-dev
   libcunit1-dev

@@ -2,14 +2,16 @@
 # make-test-cores.sh OUTDIR [RUNTIME...]
 #
 # Builds the scenarios of tests/cores/scenarios (gcc -O1 -g, against the host
-# glibc) into OUTDIR/bin, runs each on each RUNTIME, waits for READY, takes a
-# core with gdb's gcore and kills the process. RUNTIME is
+# glibc; leak_* with -fno-omit-frame-pointer; .cpp ones with g++) into
+# OUTDIR/bin, runs each on each RUNTIME, waits for READY, takes a core with
+# gdb's gcore and kills the process. RUNTIME is
 #   native   the host glibc
 #   trixie   glibc 2.41 in a private root (scripts/fetch-runtimes.sh)
 #   sid      glibc 2.43 in a private root
 # Default: native plus every root already present in
 # ${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}. A runtime named on the
-# command line but missing is fetched first (needs the Debian mirror).
+# command line but missing is fetched first (needs the Debian mirror), and a root
+# without libstdc++6/libgcc-s1 gets them when a C++ scenario is to be made.
 # Under trixie/sid the binary is copied into the root and run with chroot, so
 # the core's paths are the root's (give heapcore --sysroot ROOT); the NT_FILE
 # paths that gcore takes from the host's view are rewritten to match.
@@ -18,12 +20,16 @@
 #   OUTDIR/R/<scenario>.core             gcore core
 #   OUTDIR/R/<scenario>.truth.json       ground truth (tests/cores/scenarios/truth.h)
 #   OUTDIR/R/<scenario>.malloc_info.xml  malloc_info(0) at the same moment
-#   OUTDIR/R/heap_basic.kernel.core      kernel core of the same heap_basic process
+#   OUTDIR/R/<s>.kernel.core             kernel core of the same process, for heap_basic,
+#                                        heap_threads and leak_native
 #                                        (SIGABRT after gcore; skipped with a warning
 #                                        if core_pattern is a pipe or RLIMIT_CORE is 0)
 #   OUTDIR/R/runtime.json                {"runtime", "sysroot", "glibc", "libc_build_id", ...}
+# A scenario whose truth has "groups" (leak_*) is checked for stray copies of
+# its pointers (scripts/check-no-stray-pointers.py; HEAPCORE_CHECK_STRAY=0 skips).
 #
-# Environment: HEAPCORE_SCENARIOS (default "heap_basic heap_no_tcache heap_threads"),
+# Environment: HEAPCORE_SCENARIOS (default "heap_basic heap_no_tcache heap_threads
+# leak_native leak_cxx"),
 # HEAPCORE_READY_TIMEOUT (s, default 60), HEAPCORE_GCORE_TIMEOUT (s, default 600),
 # HEAPCORE_KERNEL_CORE=0 to skip the kernel core, =require to fail without it,
 # HEAPCORE_CHECK_TRUTH=1 to cross-check each core against its truth with gdb and
@@ -41,16 +47,36 @@ shift
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$HERE/../tests/cores/scenarios
 RUNTIMES_DIR=${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}
-SCENARIOS=${HEAPCORE_SCENARIOS:-heap_basic heap_no_tcache heap_threads}
+SCENARIOS=${HEAPCORE_SCENARIOS:-heap_basic heap_no_tcache heap_threads leak_native leak_cxx}
 READY_TIMEOUT=${HEAPCORE_READY_TIMEOUT:-60}
 GCORE_TIMEOUT=${HEAPCORE_GCORE_TIMEOUT:-600}
 KERNEL_CORE=${HEAPCORE_KERNEL_CORE:-1}
 CHECK=${HEAPCORE_CHECK_TRUTH:-0}
+CHECK_STRAY=${HEAPCORE_CHECK_STRAY:-1}
 
 for tool in gcc gdb python3 readelf timeout; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt-get install gcc gdb python3 binutils coreutils)"
 done
 [ -f "$SRC/truth.c" ] || die "scenario sources not found in $SRC"
+needs_cxx=0
+if ! command -v g++ >/dev/null && [ -z "${HEAPCORE_SCENARIOS:-}" ]; then
+	# the default list: make the C scenarios anyway
+	kept=
+	for s in $SCENARIOS; do
+		if [ -f "$SRC/$s.cpp" ]; then
+			warn "g++ not found (apt-get install g++): $s not made"
+		else
+			kept="$kept $s"
+		fi
+	done
+	SCENARIOS=$kept
+fi
+for s in $SCENARIOS; do
+	[ -f "$SRC/$s.cpp" ] && needs_cxx=1
+done
+if [ $needs_cxx = 1 ]; then
+	command -v g++ >/dev/null || die "g++ not found (apt-get install g++), needed for the C++ scenarios"
+fi
 
 mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
@@ -75,6 +101,10 @@ root_of() {
 	esac
 }
 root_present() { [ -f "$RUNTIMES_DIR/$1/.heapcore-runtime.json" ]; }
+# present, with libstdc++ if a C++ scenario is to run (fetch-runtimes.sh adds it)
+root_complete() {
+	root_present "$1" && { [ $needs_cxx = 0 ] || [ -f "$RUNTIMES_DIR/$1/.heapcore-cxx.json" ]; }
+}
 
 if [ $# -eq 0 ]; then
 	set -- native
@@ -86,9 +116,9 @@ for r in "$@"; do
 	case "$r" in
 	native) ;;
 	trixie | sid)
-		if ! root_present "$r"; then
+		if ! root_complete "$r"; then
 			HEAPCORE_SUITES=$r "$HERE/fetch-runtimes.sh" "$RUNTIMES_DIR" >/dev/null ||
-				die "runtime $r is missing and could not be fetched"
+				die "runtime $r is missing (or lacks libstdc++ for the C++ scenarios) and could not be fetched"
 		fi
 		;;
 	*) die "unknown runtime '$r' (native, trixie, sid)" ;;
@@ -99,9 +129,19 @@ done
 BIN=$OUTDIR/bin
 mkdir -p "$BIN"
 for s in $SCENARIOS; do
-	[ -f "$SRC/$s.c" ] || die "no scenario $s ($SRC/$s.c)"
-	gcc -O1 -g -Wall -Wextra -Werror -pthread -o "$BIN/$s" "$SRC/$s.c" "$SRC/truth.c" 2>"$BIN/$s.build.log" ||
-		die "building $s failed: $(head -n 1 "$BIN/$s.build.log")"
+	extra=()
+	case "$s" in leak_*) extra=(-fno-omit-frame-pointer) ;; esac
+	if [ -f "$SRC/$s.c" ]; then
+		gcc -O1 -g -Wall -Wextra -Werror -pthread "${extra[@]}" -o "$BIN/$s" "$SRC/$s.c" "$SRC/truth.c" \
+			2>"$BIN/$s.build.log" || die "building $s failed: $(head -n 1 "$BIN/$s.build.log")"
+	elif [ -f "$SRC/$s.cpp" ]; then
+		{ gcc -O1 -g -Wall -Wextra -Werror -pthread "${extra[@]}" -c -o "$BIN/$s.truth.o" "$SRC/truth.c" &&
+			g++ -O1 -g -Wall -Wextra -Werror -pthread "${extra[@]}" -o "$BIN/$s" "$SRC/$s.cpp" "$BIN/$s.truth.o"; } \
+			2>"$BIN/$s.build.log" || die "building $s failed: $(head -n 1 "$BIN/$s.build.log")"
+		rm -f "$BIN/$s.truth.o"
+	else
+		die "no scenario $s ($SRC/$s.c or .cpp)"
+	fi
 done
 
 # --- kernel cores -----------------------------------------------------------
@@ -210,7 +250,7 @@ run_scenario() { # RUNTIME ROOT SCENARIO
 	mv "$dest/$s.core.tmp" "$dest/$s.core"
 
 	local kernel=0
-	if { [ "$s" = heap_basic ] || [ "$s" = heap_threads ]; } && [ $kernel_core_ok = 1 ]; then
+	if { [ "$s" = heap_basic ] || [ "$s" = heap_threads ] || [ "$s" = leak_native ]; } && [ $kernel_core_ok = 1 ]; then
 		kernel=1
 		kill -ABRT "$pid"
 	else
@@ -240,6 +280,16 @@ d = json.load(open(sys.argv[1]))
 assert d["pid"] == int(sys.argv[2]), "pid"
 assert d["addresses"] and d["mallinfo2"]["arena"] > 0
 EOF
+	if [ "$CHECK_STRAY" != 0 ] && grep -q '"groups"' "$dest/$s.truth.json"; then
+		local c
+		: >"$dest/$s.stray-check.txt"
+		for c in "$dest/$s.core" "$dest/$s.kernel.core"; do
+			[ -e "$c" ] || continue
+			python3 "$HERE/check-no-stray-pointers.py" "$c" "$dest/$s.truth.json" \
+				>>"$dest/$s.stray-check.txt" 2>&1 ||
+				die "$rt/$s: stray pointer check of $(basename "$c") failed: $(grep -m1 -E 'STRAY|FAIL|check-no-stray' "$dest/$s.stray-check.txt")"
+		done
+	fi
 	local dbgfile=${root%/}/usr/lib/debug/.build-id/${LIBC_BID:0:2}/${LIBC_BID:2}.debug
 	if [ "$CHECK" = 1 ] && [ ! -e "$dbgfile" ]; then
 		warn "$rt/$s: no truth check: $dbgfile missing (apt-get install libc6-dbg)"
@@ -255,7 +305,7 @@ EOF
 				die "$rt/$s: truth check of $(basename "$c") failed: $(grep -m1 'truth-check FAIL' "$hostrundir/check.log")"
 		done
 	fi
-	echo "$rt/$s: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["mallinfo2"]; print("glibc %s, %d threads, %d labels; mallinfo2 arena=%d ordblks=%d smblks=%d hblks=%d hblkhd=%d uordblks=%d fordblks=%d fsmblks=%d keepcost=%d" % (d["glibc_version"], len(d["threads"]), len(d["addresses"]), m["arena"], m["ordblks"], m["smblks"], m["hblks"], m["hblkhd"], m["uordblks"], m["fordblks"], m["fsmblks"], m["keepcost"]))' "$dest/$s.truth.json")"
+	echo "$rt/$s: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["mallinfo2"]; print("glibc %s, %d threads, %d labels, %d groups; mallinfo2 arena=%d ordblks=%d smblks=%d hblks=%d hblkhd=%d uordblks=%d fordblks=%d fsmblks=%d keepcost=%d" % (d["glibc_version"], len(d["threads"]), len(d["addresses"]), len(d.get("groups", [])), m["arena"], m["ordblks"], m["smblks"], m["hblks"], m["hblkhd"], m["uordblks"], m["fordblks"], m["fsmblks"], m["keepcost"]))' "$dest/$s.truth.json")"
 }
 
 for rt in "$@"; do

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heapcore/analysis.h"
 #include "heapcore/glibc_heap.h"
 #include "heapcore/report.h"
 #include "heapcore/symbols.h"
@@ -27,6 +28,8 @@ struct cli_options {
 	uint64_t max_memory;
 	const char *core;
 	const char *binary;
+	uint64_t address;          /* explain */
+	bool progress;             /* stderr is a terminal */
 };
 
 static const char usage_text[] =
@@ -35,6 +38,9 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  info CORE [BINARY]    process, signal, threads, modules (build-id, file found?), mappings\n"
 	"  heap CORE [BINARY]    glibc malloc arenas: chunks in use, free, fastbin, tcache, top, mmapped\n"
+	"  analyze CORE [BINARY] leaks grouped, and who holds the rest: owners and allocations ranked by\n"
+	"                        the bytes they keep alive, each with its chain of references\n"
+	"  explain CORE ADDR [BINARY]  what ADDR is, why it is alive (its chain) or leaked, its references\n"
 	"\n"
 	"Options:\n"
 	"  --format text|json    output format (default text)\n"
@@ -79,7 +85,7 @@ static int parse_size(const char *s, uint64_t *out)
 }
 
 /* Returns 0, or an exit code after printing the problem. */
-static int parse_options(int argc, char **argv, struct cli_options *o)
+static int parse_options(const char *command, int argc, char **argv, struct cli_options *o)
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
 	       OPT_ARENA_METHOD, OPT_MAX_MEMORY };
@@ -145,12 +151,26 @@ static int parse_options(int argc, char **argv, struct cli_options *o)
 		}
 	}
 	o->symbols.debug_dirs = o->debug_dirs;
-	int rest = argc - optind;
+	int rest = argc - optind, first = optind;
+	if (!strcmp(command, "explain")) {
+		if (rest < 2)
+			return usage_error("%s", "explain needs CORE and ADDR");
+		char *end;
+		const char *a = argv[optind + 1];
+		o->address = strtoull(a, &end, !strncmp(a, "0x", 2) || !strncmp(a, "0X", 2) ? 16 : 0);
+		if (!*a || *end)
+			return usage_error("ADDR must be an address such as 0x55d0c2a6b2a0, not '%s'", a);
+		/* CORE ADDR [BINARY]: drop ADDR from the positional list */
+		argv[optind + 1] = argv[optind];
+		first = optind + 1;
+		rest--;
+	}
 	if (rest < 1 || rest > 2)
 		return usage_error("%s", rest < 1 ? "a CORE file is required" : "too many arguments");
-	o->core = argv[optind];
-	o->binary = rest == 2 ? argv[optind + 1] : NULL;
+	o->core = argv[first];
+	o->binary = rest == 2 ? argv[first + 1] : NULL;
 	o->symbols.binary = o->binary;
+	o->progress = isatty(2);
 	return 0;
 }
 
@@ -249,6 +269,46 @@ static int cmd_heap(const struct cli_options *o)
 	return rc;
 }
 
+/* One line on a terminal's stderr per phase, overwritten in place. */
+static void show_phase(enum hc_phase p, int done, void *arg)
+{
+	(void)arg;
+	if (!done)
+		fprintf(stderr, "\rheapcore: %-12s", hc_phase_name(p));
+	else if (p + 1 == HC_PHASE_COUNT)
+		fprintf(stderr, "\r%40s\r", "");
+}
+
+static int cmd_analyze(const struct cli_options *o, bool explain)
+{
+	struct hc_target *t;
+	struct hc_symbols *s;
+	int rc = open_target(o, &t, &s);
+	if (rc)
+		return rc;
+	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
+	if (o->progress) {
+		ao.phase = show_phase;
+	}
+	struct hc_analysis *a;
+	struct hc_error *err = hc_analysis_run(t, s, &ao, &a);
+	if (err) {
+		if (o->progress)
+			fprintf(stderr, "\r%40s\r", "");
+		rc = report_error(hc_error_prefix(err, "%s", o->core));
+	} else {
+		json_t *r = explain ? hc_report_explain(a, o->address) : hc_report_analyze(a);
+		if (r)
+			hc_report_add_warnings(r, &t->warnings);
+		say_partial(t);
+		rc = print_report(r, o, explain ? hc_report_explain_text : hc_report_analyze_text);
+		hc_analysis_destroy(a);
+	}
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -262,12 +322,16 @@ int main(int argc, char **argv)
 	}
 	struct cli_options o = { .format = FORMAT_TEXT };
 	const char *command = argv[1];
-	int rc = parse_options(argc - 1, argv + 1, &o);
+	int rc = parse_options(command, argc - 1, argv + 1, &o);
 	if (rc)
 		return rc;
 	if (!strcmp(command, "info"))
 		return cmd_info(&o);
 	if (!strcmp(command, "heap"))
 		return cmd_heap(&o);
+	if (!strcmp(command, "analyze"))
+		return cmd_analyze(&o, false);
+	if (!strcmp(command, "explain"))
+		return cmd_analyze(&o, true);
 	return usage_error("unknown command '%s'", command);
 }

@@ -51,8 +51,22 @@ struct walk {
 	uint32_t nmarks, marks_cap;
 	uint32_t chunks_cap;
 	uint8_t *chunk_kind;         /* enum free_kind per chunk, parallel to the chunk arrays */
+	/* chunks arrive in sorted runs (one per heap, one for the mmapped scan): where each begins */
+	uint32_t *run_start;
+	uint32_t nruns;
 	bool oom;
 };
+
+static void start_run(struct walk *w)
+{
+	uint32_t *r = realloc(w->run_start, (w->nruns + 1) * sizeof(*r));
+	if (!r) {
+		w->oom = true;
+		return;
+	}
+	w->run_start = r;
+	w->run_start[w->nruns++] = w->h->nchunks;
+}
 
 const char *hc_chunk_state_name(enum hc_chunk_state s)
 {
@@ -318,6 +332,12 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 {
 	struct hc_glibc_arena *a = arena_at(w, arena_idx);
 	uint64_t p = first;
+	start_run(w);
+	/* a heap is one mapping: one span serves every header read, a lookup only where it ends */
+	struct hc_span span;
+	hc_target_span(w->t, first, end - first, &span);
+	/* chunks come in address order, so the free-list marks are met in order too */
+	uint32_t m = mark_lower_bound(w, first);
 	while (p < end && !w->oom) {
 		uint64_t size;
 		if (p == top) {
@@ -336,7 +356,7 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 		}
 		const char *problem = NULL;
 		uint64_t sz = 0;
-		if (!rd(w, p + 8, &size)) {
+		if (!hc_span_u64(&span, p + 8, &size) && !rd(w, p + 8, &size)) {
 			problem = "chunk header is not in the core";
 		} else {
 			sz = size & ~(uint64_t)SIZE_BITS;
@@ -365,10 +385,12 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 			uint64_t next = resync_point(w, p, end, top);
 			a->unwalked_bytes += next - p;
 			p = next;
+			m = mark_lower_bound(w, p);
 			continue;
 		}
 		uint8_t state = HC_CHUNK_USED, kind = KIND_NONE;
-		uint32_t m = mark_lower_bound(w, p);
+		while (m < w->nmarks && w->marks[m].addr < p)
+			m++;
 		bool listed = m < w->nmarks && w->marks[m].addr == p;
 		if (listed) {
 			state = w->marks[m].state;
@@ -378,7 +400,7 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 		if (!is_main && state != HC_CHUNK_FREE && !(size & NON_MAIN_ARENA))
 			corruption(w, p, "NON_MAIN_ARENA bit clear on an allocated chunk of a thread arena");
 		uint64_t next_size;
-		if (p + sz < end && rd(w, p + sz + 8, &next_size)) {
+		if (p + sz < end && (hc_span_u64(&span, p + sz + 8, &next_size) || rd(w, p + sz + 8, &next_size))) {
 			bool prev_inuse = next_size & PREV_INUSE;
 			if (state == HC_CHUNK_FREE && prev_inuse)
 				corruption(w, p, "chunk is on a bin list but the next chunk marks it in use");
@@ -570,6 +592,8 @@ static uint64_t memaligned_chunk_behind_stale_header(struct walk *w, uint64_t ma
 static void find_mmapped_chunks(struct walk *w)
 {
 	const struct hc_target *t = w->t;
+	/* segments are in address order, and so is the scan inside each */
+	start_run(w);
 	for (uint32_t i = 0; i < t->nsegments && !w->oom; i++) {
 		const struct hc_segment *seg = &t->segments[i];
 		if (!(seg->perms & HC_PERM_W) || seg->file >= 0)
@@ -604,52 +628,94 @@ static void find_mmapped_chunks(struct walk *w)
 	}
 }
 
-static int compare_u64(const void *x, const void *y)
+static int compare_by_address(const void *x, const void *y, void *arg)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	const uint64_t *addr = arg;
+	uint64_t a = addr[*(const uint32_t *)x], b = addr[*(const uint32_t *)y];
 	return a < b ? -1 : a > b;
 }
 
+struct run {
+	uint64_t first_addr;
+	uint32_t start, end;
+};
+
+static int compare_runs(const void *x, const void *y)
+{
+	const struct run *a = x, *b = y;
+	return a->first_addr < b->first_addr ? -1 : a->first_addr > b->first_addr;
+}
+
+/*
+ * Puts the chunk table in address order. Each run is sorted and runs do not
+ * overlap (heaps and mappings are disjoint), so ordering the runs by their
+ * first chunk orders the table: O(chunks), with no sort over 15 M entries.
+ */
 static void sort_chunks(struct walk *w)
 {
 	struct hc_glibc_heap *h = w->h;
-	bool sorted = true;
-	for (uint32_t i = 1; i < h->nchunks && sorted; i++)
-		sorted = h->chunk_addr[i - 1] < h->chunk_addr[i];
-	if (sorted)
-		return;
-	/* sort a permutation, then apply it to each column */
-	uint64_t *keyed = malloc((size_t)h->nchunks * 16);
-	uint8_t *tmp = malloc((size_t)h->nchunks * 8);
-	if (!keyed || !tmp) {
-		free(keyed);
-		free(tmp);
+	uint32_t n = h->nchunks;
+	struct run *runs = calloc(w->nruns ? w->nruns : 1, sizeof(*runs));
+	if (!runs) {
 		w->oom = true;
 		return;
 	}
-	for (uint32_t i = 0; i < h->nchunks; i++) {
-		keyed[2 * i] = h->chunk_addr[i];
-		keyed[2 * i + 1] = i;
+	uint32_t nr = 0;
+	for (uint32_t i = 0; i < w->nruns; i++) {
+		uint32_t start = w->run_start[i], end = i + 1 < w->nruns ? w->run_start[i + 1] : n;
+		if (start < end)
+			runs[nr++] = (struct run){ h->chunk_addr[start], start, end };
 	}
-	qsort(keyed, h->nchunks, 16, compare_u64);
-	uint64_t *t64 = (uint64_t *)tmp;
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		t64[i] = h->chunk_size[keyed[2 * i + 1]];
-	memcpy(h->chunk_size, t64, (size_t)h->nchunks * 8);
-	uint32_t *t32 = (uint32_t *)tmp;
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		t32[i] = h->chunk_arena[keyed[2 * i + 1]];
-	memcpy(h->chunk_arena, t32, (size_t)h->nchunks * 4);
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		tmp[i] = h->chunk_state[keyed[2 * i + 1]];
-	memcpy(h->chunk_state, tmp, h->nchunks);
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		tmp[i] = w->chunk_kind[keyed[2 * i + 1]];
-	memcpy(w->chunk_kind, tmp, h->nchunks);
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		h->chunk_addr[i] = keyed[2 * i];
-	free(keyed);
+	qsort(runs, nr, sizeof(*runs), compare_runs);
+	bool in_order = true;
+	for (uint32_t i = 1; i < nr && in_order; i++)
+		in_order = runs[i].start == runs[i - 1].end;
+	if (in_order) {
+		free(runs);
+		return;
+	}
+	uint32_t *perm = malloc((size_t)n * sizeof(*perm));
+	void *tmp = malloc((size_t)n * 8);
+	if (!perm || !tmp) {
+		free(perm);
+		free(tmp);
+		free(runs);
+		w->oom = true;
+		return;
+	}
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < nr; i++)
+		for (uint32_t j = runs[i].start; j < runs[i].end; j++)
+			perm[k++] = j;
+	/* runs overlap only when damage made two arenas claim the same memory: sort it all then */
+	bool sorted = true;
+	for (uint32_t i = 1; i < n && sorted; i++)
+		sorted = h->chunk_addr[perm[i - 1]] <= h->chunk_addr[perm[i]];
+	if (!sorted) {
+		corruption(w, h->chunk_addr[0], "two heaps overlap; their chunks are counted twice");
+		qsort_r(perm, n, sizeof(*perm), compare_by_address, h->chunk_addr);
+	}
+	uint64_t *t64 = tmp;
+	for (uint32_t i = 0; i < n; i++)
+		t64[i] = h->chunk_addr[perm[i]];
+	memcpy(h->chunk_addr, t64, (size_t)n * 8);
+	for (uint32_t i = 0; i < n; i++)
+		t64[i] = h->chunk_size[perm[i]];
+	memcpy(h->chunk_size, t64, (size_t)n * 8);
+	uint32_t *t32 = tmp;
+	for (uint32_t i = 0; i < n; i++)
+		t32[i] = h->chunk_arena[perm[i]];
+	memcpy(h->chunk_arena, t32, (size_t)n * 4);
+	uint8_t *t8 = tmp;
+	for (uint32_t i = 0; i < n; i++)
+		t8[i] = h->chunk_state[perm[i]];
+	memcpy(h->chunk_state, t8, n);
+	for (uint32_t i = 0; i < n; i++)
+		t8[i] = w->chunk_kind[perm[i]];
+	memcpy(w->chunk_kind, t8, n);
+	free(perm);
 	free(tmp);
+	free(runs);
 }
 
 /* Index of the chunk whose header is at addr, or -1. */
@@ -901,7 +967,8 @@ static struct hc_error *walk_arenas(struct walk *w)
 		if (L->nfastbins)
 			collect_fastbins(w, arena, ms);
 		/* marks stay sorted per arena for the walk's lookups */
-		qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);
+		if (w->nmarks)
+			qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);
 
 		uint64_t top = ms_field(ms, L->ms_top);
 		uint64_t initial_top = arena + L->ms_bins - 16;
@@ -980,6 +1047,7 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	}
 	free(w.marks);
 	free(w.chunk_kind);
+	free(w.run_start);
 	if (err) {
 		hc_glibc_heap_destroy(h);
 		return err;
@@ -1004,4 +1072,22 @@ void hc_glibc_heap_destroy(struct hc_glibc_heap *h)
 	free(h->chunk_state);
 	free(h->chunk_arena);
 	free(h);
+}
+
+int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr)
+{
+	uint32_t lo = 0, hi = h->nchunks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (h->chunk_addr[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	uint32_t i = lo - 1;
+	uint64_t end = h->chunk_addr[i] + h->chunk_size[i];
+	/* mmapped chunks: the mapping may hold a memalign lead before the header; not part of the chunk */
+	return addr < end ? (int64_t)i : -1;
 }

@@ -1,11 +1,13 @@
 /*
- * Type layouts from DWARF: sizeof(struct X) and offsetof(struct X, member),
+ * Opening a module's DWARF (hc_symbols_dwarf, shared by the other DWARF
+ * files) and type layouts: sizeof(struct X) and offsetof(struct X, member),
  * through libdw on the module's debug file (or the file itself when it was
  * built with -g). libc's debug info is large, so the first question builds an
- * index of every named top-level struct, union and typedef in one pass over
- * the units' top-level DIEs (never descending into functions), and every
- * later question is a hash lookup. DWZ-shared types (.gnu_debugaltlink) are
- * indexed too, the alt file found by build-id in the debug dirs.
+ * index of every named top-level (or C++ namespace-scope) struct, union and
+ * typedef in one pass over the units' top-level DIEs (never descending into
+ * functions), and every later question is a hash lookup. DWZ-shared types
+ * (.gnu_debugaltlink) are indexed too, the alt file found by build-id in the
+ * debug dirs.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@
 
 void hc_symbols_free_dwarf(struct hc_module_priv *p)
 {
+	/* The caches below point into the Dwarf: freed first. */
+	hc_symbols_free_vars(p);
+	hc_symbols_free_lines(p);
+	hc_symbols_free_types(p);
 	if (p->dw)
 		dwarf_end(p->dw);
 	if (p->alt_dw)
@@ -105,6 +111,36 @@ static uint8_t kind_of_tag(int tag)
 	}
 }
 
+/*
+ * Indexes the named types among the children of parent, and inside C++
+ * namespaces (by their bare name: "app::Widget" is "Widget" here). False on
+ * allocation failure.
+ */
+static bool index_scope(struct hc_module_priv *p, Dwarf_Die *parent, int depth)
+{
+	Dwarf_Die die;
+	if (dwarf_child(parent, &die) != 0)
+		return true;
+	do {
+		int tag = dwarf_tag(&die);
+		if (tag == DW_TAG_namespace) {
+			if (depth < MEMBER_DEPTH_MAX && !index_scope(p, &die, depth + 1))
+				return false;
+			continue;
+		}
+		uint8_t kind = kind_of_tag(tag);
+		if (!kind)
+			continue;
+		/* A declaration (struct x;) has no layout; the definition is elsewhere. */
+		if (kind != HC_TYPE_TYPEDEF && dwarf_hasattr(&die, DW_AT_declaration))
+			continue;
+		const char *name = dwarf_diename(&die);
+		if (name && name[0] && !index_add(p, name, kind, &die))
+			return false;
+	} while (dwarf_siblingof(&die, &die) == 0);
+	return true;
+}
+
 /* Indexes the named top-level types of every unit of dw. False on allocation failure. */
 static bool index_dwarf(struct hc_module_priv *p, Dwarf *dw)
 {
@@ -115,20 +151,8 @@ static bool index_dwarf(struct hc_module_priv *p, Dwarf *dw)
 	while (dwarf_get_units(dw, cu, &cu, &version, &unit_type, &cudie, NULL) == 0) {
 		if (unit_type == DW_UT_skeleton)
 			continue;
-		Dwarf_Die die;
-		if (dwarf_child(&cudie, &die) != 0)
-			continue;
-		do {
-			uint8_t kind = kind_of_tag(dwarf_tag(&die));
-			if (!kind)
-				continue;
-			/* A declaration (struct x;) has no layout; the definition is elsewhere. */
-			if (kind != HC_TYPE_TYPEDEF && dwarf_hasattr(&die, DW_AT_declaration))
-				continue;
-			const char *name = dwarf_diename(&die);
-			if (name && name[0] && !index_add(p, name, kind, &die))
-				return false;
-		} while (dwarf_siblingof(&die, &die) == 0);
+		if (!index_scope(p, &cudie, 0))
+			return false;
 	}
 	return true;
 }
@@ -176,6 +200,21 @@ static void open_alt(const struct hc_symbols *s, struct hc_module_priv *p)
 	}
 }
 
+Dwarf *hc_symbols_dwarf(const struct hc_symbols *s, const struct hc_module *m)
+{
+	struct hc_module_priv *p = hc_mod_priv(m);
+	if (p->dwarf_opened)
+		return p->dw;
+	p->dwarf_opened = true;
+	if (!m->has_dwarf)
+		return NULL;
+	Elf *e = p->dbg && hc_elf_section_by_name(p->dbg, ".debug_info") ? p->dbg : p->elf;
+	if (!e || !(p->dw = dwarf_begin_elf(e, DWARF_C_READ, NULL)))
+		return NULL;
+	open_alt(s, p);
+	return p->dw;
+}
+
 /* Opens the DWARF and builds the index once; false when the module has none. */
 static bool ensure_index(const struct hc_symbols *s, const struct hc_module *m)
 {
@@ -183,14 +222,10 @@ static bool ensure_index(const struct hc_symbols *s, const struct hc_module *m)
 	if (p->dwarf_tried)
 		return p->types_indexed;
 	p->dwarf_tried = true;
-	if (!m->has_dwarf)
-		return false;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	Elf *e = p->dbg && hc_elf_section_by_name(p->dbg, ".debug_info") ? p->dbg : p->elf;
-	if (!e || !(p->dw = dwarf_begin_elf(e, DWARF_C_READ, NULL)))
+	if (!hc_symbols_dwarf(s, m))
 		return false;
-	open_alt(s, p);
 	bool ok = index_dwarf(p, p->dw) && (!p->alt_dw || index_dwarf(p, p->alt_dw));
 	if (!ok) {
 		/* Out of memory: answer nothing rather than from half an index. */
@@ -235,6 +270,30 @@ static bool resolve_aggregate(struct hc_module_priv *p, Dwarf_Die *die)
 	return false;
 }
 
+bool hc_symbols_resolve_aggregate(const struct hc_symbols *s, const struct hc_module *m, Dwarf_Die *die)
+{
+	/* The name index is needed only to resolve a declaration; build it then. */
+	Dwarf_Die d = *die;
+	for (int k = 0; k < TYPE_CHAIN_MAX; k++) {
+		int tag = dwarf_tag(&d);
+		if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type || tag == DW_TAG_class_type) {
+			if (!dwarf_hasattr(&d, DW_AT_declaration)) {
+				*die = d;
+				return true;
+			}
+			break;
+		}
+		Dwarf_Attribute attr;
+		if ((tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type &&
+		     tag != DW_TAG_restrict_type && tag != DW_TAG_atomic_type) ||
+		    !dwarf_attr_integrate(&d, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &d))
+			return false;
+	}
+	if (!ensure_index(s, m))
+		return false;
+	return resolve_aggregate(hc_mod_priv(m), die);
+}
+
 /* "struct X", "union X", or a bare name: a struct, union or class of that tag name, else a typedef. */
 static bool find_type(const struct hc_symbols *s, const struct hc_module *m, const char *name, Dwarf_Die *die)
 {
@@ -252,6 +311,36 @@ static bool find_type(const struct hc_symbols *s, const struct hc_module *m, con
 	return false;
 }
 
+bool hc_symbols_type_by_name(const struct hc_symbols *s, const struct hc_module *m, const char *name,
+			     struct hc_type_ref *out)
+{
+	if (!m || !name)
+		return false;
+	/* DW_AT_name is the last component of a qualified name: "app::Box<ns::T>" is "Box<ns::T>" */
+	const char *last = name;
+	int depth = 0;
+	for (const char *c = name; *c; c++) {
+		if (*c == '<' || *c == '(')
+			depth++;
+		else if ((*c == '>' || *c == ')') && depth > 0)
+			depth--;
+		else if (!depth && c[0] == ':' && c[1] == ':')
+			last = c + 2;
+	}
+	Dwarf_Die die;
+	if (!find_type(s, m, last, &die))
+		return false;
+	struct hc_type_ref r = hc_symbols_type_ref(m, &die);
+	if (last != name) {
+		/* the index holds one definition per bare name: it must be this namespace's */
+		char spelled[512];
+		if (!hc_symbols_type_name(s, r, spelled, sizeof(spelled)) || strcmp(spelled, name))
+			return false;
+	}
+	*out = r;
+	return true;
+}
+
 bool hc_symbols_struct_size(const struct hc_symbols *s, const struct hc_module *m,
 			    const char *struct_name, uint64_t *size)
 {
@@ -264,7 +353,7 @@ bool hc_symbols_struct_size(const struct hc_symbols *s, const struct hc_module *
 }
 
 /* DW_AT_data_member_location as a constant, or DWARF 2's DW_OP_plus_uconst; 0 for union members. */
-static bool member_location(Dwarf_Die *member, uint64_t *off)
+bool hc_symbols_member_location(Dwarf_Die *member, uint64_t *off)
 {
 	Dwarf_Attribute attr;
 	if (!dwarf_attr_integrate(member, DW_AT_data_member_location, &attr)) {
@@ -307,7 +396,7 @@ static bool find_member(struct hc_module_priv *p, Dwarf_Die *agg, const char *na
 		const char *mn = dwarf_diename(&child);
 		uint64_t moff;
 		if (mn && strlen(mn) == name_len && !strncmp(mn, name, name_len)) {
-			if (!member_location(&child, &moff))
+			if (!hc_symbols_member_location(&child, &moff))
 				return false;
 			*off = moff;
 			*member_out = child;
@@ -318,7 +407,7 @@ static bool find_member(struct hc_module_priv *p, Dwarf_Die *agg, const char *na
 			Dwarf_Die type;
 			uint64_t inner;
 			if (dwarf_attr_integrate(&child, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type) &&
-			    resolve_aggregate(p, &type) && member_location(&child, &moff) &&
+			    resolve_aggregate(p, &type) && hc_symbols_member_location(&child, &moff) &&
 			    find_member(p, &type, name, name_len, depth + 1, &inner, member_out)) {
 				*off = moff + inner;
 				return true;

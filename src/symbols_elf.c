@@ -1,9 +1,10 @@
 /*
  * ELF symbols of a module: lookup by name (the full .symtab of the debug file
- * or the file first, then .dynsym), address to "symbol+0xoff", and reading
- * code and read-only data from the on-disk file at runtime addresses, which
- * a core does not hold. The tables are read on first use, per module, since
- * most of a process's libraries are never asked about.
+ * or the file first, then .dynsym), address to "symbol+0xoff" or to the
+ * symbol itself, and reading code and read-only data from the on-disk file
+ * at runtime addresses, which a core does not hold. The tables are read on
+ * first use, per module, since most of a process's libraries are never asked
+ * about.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,25 @@ bool hc_symbols_describe(const struct hc_symbols *s, uint64_t addr, char *buf, s
 	/* Relative to the load bias, as backtraces and addr2line count, when it is known. */
 	uint64_t base = m->bias_known ? m->bias : m->start;
 	snprintf(buf, len, "%s+0x%llx", base_name(m->name), (unsigned long long)(addr - base));
+	return true;
+}
+
+bool hc_symbols_symbol_at(const struct hc_symbols *s, uint64_t addr, struct hc_symbol *out)
+{
+	const struct hc_module *m = hc_symbols_module_at(s, addr);
+	if (!m || !m->bias_known)
+		return false;
+	struct hc_module_priv *p = hc_mod_priv(m);
+	load_symbols(p);
+	const struct hc_sym *sym = find_by_addr(p, addr - m->bias);
+	/* find_by_addr may answer with a sizeless symbol before addr: that holds nothing */
+	if (!sym || !sym->size || addr - m->bias - sym->value >= sym->size)
+		return false;
+	out->name = sym->name;
+	out->address = sym->value + m->bias;
+	out->size = sym->size;
+	out->type = sym->type;
+	out->is_tls = false;
 	return true;
 }
 

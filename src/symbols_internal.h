@@ -7,7 +7,10 @@
  *   symbols.c          modules: NT_FILE, auxv, link map, build-ids, bias
  *   symbols_files.c    finding and verifying the ELF and debug files
  *   symbols_elf.c      symbol tables, describe, file reads, code range
- *   symbols_dwarf.c    struct sizes and member offsets from DWARF
+ *   symbols_dwarf.c    opening DWARF; struct sizes and member offsets
+ *   symbols_types.c    type handles: names, pointees, members, pointer maps
+ *   symbols_vars.c     static variables by address (DWARF, else ELF symbols)
+ *   symbols_lines.c    source lines of code addresses
  */
 #ifndef HEAPCORE_SYMBOLS_INTERNAL_H
 #define HEAPCORE_SYMBOLS_INTERNAL_H
@@ -91,6 +94,36 @@ struct hc_module_priv {
 	uint32_t ntypes, types_cap;
 	bool types_indexed;
 	double index_seconds;    /* time the DWARF type index took to build */
+	bool dwarf_opened;       /* hc_symbols_dwarf ran (dw may still be NULL) */
+
+	/* Variables with fixed addresses (symbols_vars.c), sorted by address, built on first use. */
+	bool vars_built;
+	struct hc_var_entry *vars;
+	uint32_t nvars;
+
+	/* The units' code ranges (symbols_lines.c), sorted, built on first use. */
+	bool cu_ranges_built;
+	struct hc_cu_range *cu_ranges;
+	uint32_t ncu_ranges;
+
+	/* Qualified C++ type names already spelled (symbols_types.c): DIE offset -> name. */
+	struct hc_name_cache *names;
+	/* Whether some unit of the module is C++ (for dwz partial units that name no language): 0 not known yet, 1 no, 2 yes. */
+	uint8_t cxx;
+};
+
+/* One variable of the DWARF variable index. */
+struct hc_var_entry {
+	uint64_t value;          /* file vaddr (add the bias for the runtime address) */
+	uint64_t size;
+	uint64_t die;            /* offset of the DIE holding DW_AT_location (in the main Dwarf) */
+	const char *scope;       /* the enclosing function's name for a function-local static, else NULL */
+};
+
+/* One address range of a unit: [lo, hi) file vaddrs, and the unit's DIE offset. */
+struct hc_cu_range {
+	uint64_t lo, hi;
+	uint64_t cu_die;
 };
 
 struct hc_symbols_priv {
@@ -135,5 +168,26 @@ void hc_symbols_free_symtab(struct hc_module_priv *p);
 
 /* symbols_dwarf.c */
 void hc_symbols_free_dwarf(struct hc_module_priv *p);
+/* The module's Dwarf (its dwz alt file attached), opened once without indexing; NULL if it has none. */
+Dwarf *hc_symbols_dwarf(const struct hc_symbols *s, const struct hc_module *m);
+/* Follows typedefs and qualifiers to a struct/union/class with a layout, resolving declarations by name. */
+bool hc_symbols_resolve_aggregate(const struct hc_symbols *s, const struct hc_module *m, Dwarf_Die *die);
+/* A member's (or base class's) DW_AT_data_member_location; 0 for union members. False if not a constant. */
+bool hc_symbols_member_location(Dwarf_Die *member, uint64_t *off);
+
+/* symbols_types.c */
+void hc_symbols_free_types(struct hc_module_priv *p);
+/* The handle of a DIE of module m's DWARF (main or alt file). */
+struct hc_type_ref hc_symbols_type_ref(const struct hc_module *m, Dwarf_Die *die);
+/* The DIE of a handle; false if empty or unreadable. */
+bool hc_symbols_type_die(struct hc_type_ref t, Dwarf_Die *die);
+
+/* symbols_vars.c */
+void hc_symbols_free_vars(struct hc_module_priv *p);
+
+/* symbols_lines.c */
+void hc_symbols_free_lines(struct hc_module_priv *p);
+/* The compile unit whose code ranges hold file vaddr v of module m. */
+bool hc_symbols_unit_at(const struct hc_symbols *s, const struct hc_module *m, uint64_t v, Dwarf_Die *cudie);
 
 #endif

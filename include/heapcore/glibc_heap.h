@@ -175,4 +175,7 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out);
 void hc_glibc_heap_destroy(struct hc_glibc_heap *h);
 
+/* Index of the chunk whose [header, header + size) holds addr, or -1. */
+int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr);
+
 #endif

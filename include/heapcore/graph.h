@@ -44,8 +44,15 @@ struct hc_owner {
 	char *name;                /* "g_list", "libfoo.so+0x1234", "thread 1234 stack", ... */
 };
 
-/* Edge flag bits, parallel to out[] and in[]. */
+/*
+ * Edge flag bits, parallel to out[] and in[]. An edge is one (source,
+ * target) pair however many words of the source point into the target; it
+ * is interior only if none of them points at the target's start. A node's
+ * words pointing into itself are no edge.
+ */
 #define HC_EDGE_INTERIOR 1     /* points inside the allocation, not at its start */
+
+struct hc_graph_index;
 
 struct hc_graph {
 	/* nodes: in-use allocations (glibc chunks USED or MMAPPED), sorted by address */
@@ -74,12 +81,15 @@ struct hc_graph {
 
 	const struct hc_glibc_heap *heap;
 	const struct hc_target *target;
+	struct hc_graph_index *index; /* private to graph.c: address -> node lookup */
 };
 
 struct hc_graph_options {
 	bool scan_free;            /* also record what free chunks point to (not edges; for explain) */
 	void (*progress)(const char *phase, uint64_t done, uint64_t total, void *arg);
 	void *progress_arg;
+	/* threads scanning the heap, at most 2 (the result is the same): 0 = 2 if 2 CPUs and a big heap */
+	unsigned threads;
 };
 
 struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
@@ -89,6 +99,12 @@ void hc_graph_destroy(struct hc_graph *g);
 
 /* The node whose allocation contains addr (start or interior), or UINT32_MAX. */
 uint32_t hc_graph_node_at(const struct hc_graph *g, uint64_t addr);
+
+/*
+ * The node's bytes as `heap` counts them: its chunk's size for an arena
+ * chunk, the whole mapping for an mmapped one. The leak tallies count these.
+ */
+uint64_t hc_graph_node_bytes(const struct hc_graph *g, uint32_t node);
 
 /*
  * Leak classification, after chap and valgrind: a node is anchored if some
@@ -112,6 +128,7 @@ struct hc_leak_cluster {
 	bool cyclic;               /* it contains a cycle */
 };
 
+/* Bytes in clusters and tallies are chunk bytes, as hc_graph_node_bytes counts them. */
 struct hc_leaks {
 	uint8_t *cls;              /* per node, enum hc_leak_class */
 	uint8_t *reached_by;       /* per node, bit k: reachable from a root of kind k */
@@ -137,12 +154,19 @@ struct hc_dominators {
 	uint32_t *idom;            /* per id: immediate dominator id, HC_DOM_VIRTUAL_ROOT, or HC_DOM_NONE */
 	uint64_t *retained;        /* per id: bytes it keeps alive (its own size included for nodes) */
 	uint32_t *owners_by_retained; /* owner indices, largest retained first */
+	uint64_t peak_bytes;       /* most bytes the computation held at once, these results included */
 };
 
 struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_dominators **out);
 void hc_dominators_destroy(struct hc_dominators *d);
 
-/* One step of a reference chain: the word at from_addr, in owner or node `from`, points to node `to`. */
+/*
+ * One step of a reference chain: the word at from_addr, in owner or node `from`, points to node `to`.
+ * For an owner of kind HC_ROOT_REGISTER, from_addr is the register's index in its thread's regs[];
+ * HC_CHAIN_NO_ADDR when no such word can be read (its bytes are not in the core).
+ */
+#define HC_CHAIN_NO_ADDR UINT64_MAX
+
 struct hc_chain_step {
 	bool from_owner;
 	uint32_t from;             /* owner index or node index */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "heapcore/analysis.h"
 #include "heapcore/glibc_heap.h"
 #include "heapcore/symbols.h"
 #include "heapcore/target.h"
@@ -20,6 +21,22 @@ void hc_report_info_text(const json_t *info, FILE *out);
 /* `heapcore heap`: per arena and in total, counts and bytes per chunk state, size histogram. */
 json_t *hc_report_heap(const struct hc_target *t, const struct hc_glibc_heap *h);
 void hc_report_heap_text(const json_t *heap, FILE *out);
+
+/* `heapcore analyze`: heap totals, leaks grouped, owners and allocations ranked by retained bytes. */
+json_t *hc_report_analyze(const struct hc_analysis *a);
+void hc_report_analyze_text(const json_t *report, FILE *out);
+
+/* `heapcore explain ADDR`: what the address is, why it is alive or leaked, its references. */
+json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr);
+void hc_report_explain_text(const json_t *report, FILE *out);
+
+/* The chain that keeps node alive, root first, as JSON steps; an empty array if it is leaked. */
+json_t *hc_report_chain(const struct hc_analysis *a, uint32_t node);
+/* The same, also writing it as one line into path: "g_list -> .next -> .next". */
+json_t *hc_report_chain_path(const struct hc_analysis *a, uint32_t node, char *path, size_t path_len);
+
+/* The type name of an allocation (vtable, DWARF or signature), or NULL. */
+const char *hc_report_node_type(const struct hc_analysis *a, uint32_t node);
 
 /* {"partial": bool, "warnings": [...]} merged into a report's top level. */
 int hc_report_add_warnings(json_t *report, const struct hc_warnings *w);

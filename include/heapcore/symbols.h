@@ -86,6 +86,13 @@ bool hc_symbols_lookup(const struct hc_symbols *s, const struct hc_module *m, co
  * in no module.
  */
 bool hc_symbols_describe(const struct hc_symbols *s, uint64_t addr, char *buf, size_t len);
+/*
+ * The sized ELF symbol whose [address, address + size) holds the runtime
+ * address addr (not a TLS symbol); false if none does. For grouping words of
+ * a module's data by the variable they belong to, and naming code addresses.
+ * name is as the file spells it (mangled for C++).
+ */
+bool hc_symbols_symbol_at(const struct hc_symbols *s, uint64_t addr, struct hc_symbol *out);
 
 /*
  * Reads bytes at a runtime address from the module's on-disk file, for what
@@ -129,5 +136,121 @@ double hc_symbols_dwarf_index_seconds(const struct hc_module *m);
 
 /* Hex of the build-id into buf (2*len+1 bytes); "" when none. */
 void hc_build_id_hex(const uint8_t *id, uint32_t len, char *buf);
+
+/*
+ * The source line of a code address, from the DWARF line table of the unit
+ * covering it (symbols_lines.c). *file is owned by the symbols object (the
+ * path as the unit records it, often absolute). For a return address pass
+ * ret - 1, so that a call ending a function is not read as the next one.
+ */
+bool hc_symbols_source_line(const struct hc_symbols *s, uint64_t addr, const char **file, uint32_t *line);
+
+/*
+ * A type in one module's DWARF: a handle to name a type and walk its layout
+ * without exposing libdw. Valid while the symbols object lives; module NULL
+ * means "no type". Two handles may name the same type from two units (C has
+ * no one definition rule in DWARF): compare names, not handles, to merge.
+ */
+struct hc_type_ref {
+	const struct hc_module *module;
+	uint64_t die;                /* DIE offset in the module's DWARF, or in its dwz alt file if alt */
+	bool alt;
+};
+
+/*
+ * A C-like spelling of the type: "struct node *", "char[16]", "const char *",
+ * "app::Widget" (C++ types qualified by namespace and class, no "struct"),
+ * "std::vector<app::Widget*, std::allocator<app::Widget*> >". Typedef names
+ * are kept as written. False if the handle is empty or unreadable.
+ */
+bool hc_symbols_type_name(const struct hc_symbols *s, struct hc_type_ref t, char *buf, size_t len);
+/*
+ * The struct, union, class or typedef of that name in module m's DWARF, as
+ * hc_symbols_struct_size finds it ("struct node", "node_t"); a qualified C++
+ * name ("app::Widget") is looked up by its last component and must spell
+ * back the same.
+ */
+bool hc_symbols_type_by_name(const struct hc_symbols *s, const struct hc_module *m, const char *name,
+			     struct hc_type_ref *out);
+/* Whether the type is a struct, class, union or array (through typedefs and qualifiers), not a scalar. */
+bool hc_symbols_type_is_aggregate(const struct hc_symbols *s, struct hc_type_ref t);
+/* sizeof the type (through typedefs and qualifiers); false if unknown (void, functions, incomplete). */
+bool hc_symbols_type_size(const struct hc_symbols *s, struct hc_type_ref t, uint64_t *size);
+/*
+ * If t is a pointer (or C++ reference) type, through typedefs and qualifiers:
+ * what it points to, with qualifiers and typedefs of named aggregates peeled
+ * so that "struct node *" and "node_t *" give the same "struct node", and a
+ * declaration resolved to its definition. False for void * and non-pointers.
+ */
+bool hc_symbols_type_pointee(const struct hc_symbols *s, struct hc_type_ref t, struct hc_type_ref *pointee);
+
+/*
+ * The innermost member of type t covering byte offset `offset`, through
+ * nested structs and fixed arrays: path relative to t ("next", "items[3]",
+ * "cfg.next", "" when offset falls in t itself as a scalar), its type and the
+ * offset where it begins. Unions answer with their first member covering the
+ * offset. False when the offset is in padding or past the type.
+ */
+struct hc_type_member {
+	char path[192];
+	struct hc_type_ref type;
+	uint64_t offset;             /* where the member begins, from the start of t */
+	uint64_t size;
+};
+bool hc_symbols_type_member_at(const struct hc_symbols *s, struct hc_type_ref t, uint64_t offset,
+			       struct hc_type_member *out);
+
+/*
+ * Every pointer-typed scalar inside t (t itself if it is a pointer), through
+ * nested structs, the first member of unions and fixed arrays, in offset
+ * order, at most max of them: for following typed pointers out of an object.
+ * Returns how many were written; void * and function pointers are left out.
+ */
+struct hc_type_pointer {
+	uint64_t offset;
+	struct hc_type_ref pointee;  /* as hc_symbols_type_pointee gives it */
+	char path[96];               /* "next", "items[2]", "" for t itself */
+};
+uint32_t hc_symbols_type_pointers(const struct hc_symbols *s, struct hc_type_ref t, struct hc_type_pointer *out,
+				  uint32_t max);
+
+/*
+ * The global or static variable containing addr (symbols_vars.c). From DWARF
+ * when the module has it: every variable with a fixed address (file scope,
+ * namespace scope, static members, function-local statics named
+ * "function::var"); else from the ELF symbol table (an STT_OBJECT symbol
+ * enclosing addr): name and offset only. Each module's variables are indexed
+ * by address on the first question about it; later ones are binary searches.
+ */
+struct hc_variable {
+	const struct hc_module *module;
+	char name[160];              /* "g_list", "app::g_widgets", "main::counter" (demangled) */
+	uint64_t address, size;      /* the variable's extent */
+	uint64_t offset;             /* addr - address */
+	bool from_dwarf;             /* false: an ELF symbol, no type, no declaration, no member path */
+	struct hc_type_ref type;     /* the variable's type (DWARF only) */
+	char type_name[192];         /* "struct node *", "" without DWARF */
+	const char *decl_file;       /* owned by the symbols object; NULL if unknown */
+	uint32_t decl_line;          /* 0 if unknown */
+	/*
+	 * "g_registry.items[3]", "cfg.next", "g_list"; without DWARF, or in
+	 * padding, "name+0x10" (just "name" at offset 0).
+	 */
+	char path[384];
+	struct hc_type_member leaf;  /* the innermost member at addr (DWARF only; leaf.type.module NULL if none) */
+};
+bool hc_symbols_variable_at(const struct hc_symbols *s, uint64_t addr, struct hc_variable *out);
+
+/*
+ * The local variable or parameter whose stack slot holds addr, in the frame
+ * of the function running at pc (a return address minus 1 for a caller's
+ * frame) whose stack pointer is sp and canonical frame address cfa (see
+ * hc_unwind_local_at, which knows them). Filled as by hc_symbols_variable_at,
+ * address being the slot's. Only slots at a fixed offset from the frame base
+ * (DW_OP_call_frame_cfa, as gcc emits it) or from sp are found: all of them
+ * without optimisation, those not kept in registers with it.
+ */
+bool hc_symbols_local_at(const struct hc_symbols *s, uint64_t pc, uint64_t sp, uint64_t cfa, uint64_t addr,
+			 struct hc_variable *out);
 
 #endif

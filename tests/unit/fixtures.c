@@ -118,6 +118,11 @@ static int run(const char *cmd)
 
 const char *hc_fixture_make_core(const char *name, const char *source)
 {
+	return hc_fixture_make_core_with(name, source, "gcc -g -O0 -pthread", "c");
+}
+
+const char *hc_fixture_make_core_with(const char *name, const char *source, const char *compile, const char *ext)
+{
 	static char cores[32][320];
 	static char names[32][64];
 	static int ncores;
@@ -128,7 +133,7 @@ const char *hc_fixture_make_core(const char *name, const char *source)
 		return NULL;
 	const char *dir = hc_fixture_tmpdir();
 	char src[320], bin[320], cmd[1400], ready[320];
-	snprintf(src, sizeof(src), "%s/%s.c", dir, name);
+	snprintf(src, sizeof(src), "%s/%s.%s", dir, name, ext);
 	snprintf(bin, sizeof(bin), "%s/%s", dir, name);
 	snprintf(ready, sizeof(ready), "%s/%s.out", dir, name);
 	FILE *f = fopen(src, "w");
@@ -136,7 +141,7 @@ const char *hc_fixture_make_core(const char *name, const char *source)
 		return NULL;
 	fputs(source, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "gcc -g -O0 -pthread -o '%s' '%s'", bin, src);
+	snprintf(cmd, sizeof(cmd), "%s -o '%s' '%s'", compile, bin, src);
 	if (run(cmd) != 0)
 		return NULL;
 	pid_t pid = fork();

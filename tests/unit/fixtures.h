@@ -23,6 +23,11 @@ const char *hc_fixture_tmpdir(void);
  * or NULL when it cannot (no gcc/gdb): callers then fail the test.
  */
 const char *hc_fixture_make_core(const char *name, const char *source);
+/*
+ * The same with another compiler command (flags included, "g++ -g -O0
+ * -fno-rtti") and source extension ("cc"); the binary is TMPDIR/name.
+ */
+const char *hc_fixture_make_core_with(const char *name, const char *source, const char *compile, const char *ext);
 
 /* Writes len bytes to a new file in the temp dir and returns its path. */
 const char *hc_fixture_write_file(const char *name, const void *data, size_t len);

@@ -24,6 +24,14 @@ int main(int argc, char **argv)
 		{ "glibc_truth", hc_test_register_glibc_truth },
 		{ "bad_input", hc_test_register_bad_input },
 		{ "cli", hc_test_register_cli },
+		{ "native_truth", hc_test_register_native_truth },
+		{ "explain", hc_test_register_explain },
+		{ "unwind", hc_test_register_unwind },
+		{ "types", hc_test_register_types },
+		{ "dominators", hc_test_register_dominators },
+		{ "chains", hc_test_register_chains },
+		{ "graph", hc_test_register_graph },
+		{ "leaks", hc_test_register_leaks },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

@@ -12,5 +12,13 @@ HC_SUITE(glibc_walk);
 HC_SUITE(glibc_truth);
 HC_SUITE(bad_input);
 HC_SUITE(cli);
+HC_SUITE(native_truth);
+HC_SUITE(explain);
+HC_SUITE(unwind);
+HC_SUITE(types);
+HC_SUITE(dominators);
+HC_SUITE(chains);
+HC_SUITE(graph);
+HC_SUITE(leaks);
 
 #endif

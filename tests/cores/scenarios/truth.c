@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "truth.h"
 
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
@@ -21,10 +22,15 @@
 #define MAX_THREADS 64
 #define MAX_OBS 64
 #define HEAP_MAX_SIZE_64 (64UL * 1024 * 1024) /* 2 * DEFAULT_MMAP_THRESHOLD_MAX on LP64 */
+#define MAX_GROUPS 32
+#define GROUP_NODES_MAX 4096 /* nodes listed per group; counts and sums are always complete */
+#define GROUP_NODE_TEXT 24   /* "\"0x7fffffffffff\", " */
+#define MAX_REFERRERS 8
 
 struct taddr {
 	char label[64];
-	uintptr_t addr, chunk;
+	uintptr_t addr;  /* the chunk (addr - 16) is not stored: it points inside the
+			  * allocation before it, which may be a leak_* group's node */
 	size_t size_field, prev_size;
 	const char *expect;
 	pid_t tid;
@@ -46,7 +52,30 @@ static struct {
 	char obs_key[MAX_OBS][64];
 	long obs_val[MAX_OBS];
 	int nobs;
+	int ngroups;
 } T;
+
+/*
+ * A group of allocations with a known classification. Node addresses are kept
+ * only as text: a binary copy in this (writable, scanned) memory would be a
+ * reference to the node and change the very classification recorded.
+ */
+struct tgroup {
+	char name[64], expect[16], type[96];
+	pid_t tid;
+	int clusters, cyclic;
+	long count, unreferenced, indirect, anchored;
+	size_t chunk_bytes, usable_bytes, bytes;
+	char head[24];      /* hex text */
+	char arena[24];     /* "main", "mmapped", "mixed" or the hex text of heap_info.ar_ptr */
+	size_t nodes_len;
+	long nodes_listed;
+	char anchor[256];   /* JSON text of "anchor", "anchor_kind", ... */
+	char referrers[MAX_REFERRERS][48];
+	int nreferrers;
+};
+static struct tgroup G[MAX_GROUPS];
+static char group_nodes[MAX_GROUPS][GROUP_NODES_MAX * GROUP_NODE_TEXT];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char mi_buf[1 << 20];
@@ -170,13 +199,12 @@ static struct taddr *add_addr(const char *label, void *p, const char *expect, pi
 	unique_label(a->label, sizeof a->label, label);
 	T.naddrs++;
 	a->addr = (uintptr_t)p;
-	a->chunk = a->addr - 2 * sizeof(size_t);
 	a->size_field = size_field(p);
 	a->prev_size = ((const size_t *)p)[-2];
 	a->expect = expect;
 	a->tid = tid;
 	if ((a->size_field & 4) && !(a->size_field & 2)) { /* NON_MAIN_ARENA, not mmapped */
-		a->heap = a->chunk & ~(HEAP_MAX_SIZE_64 - 1);
+		a->heap = (a->addr - 2 * sizeof(size_t)) & ~(HEAP_MAX_SIZE_64 - 1);
 		a->heap_ar_ptr = *(const uintptr_t *)a->heap; /* heap_info.ar_ptr */
 	}
 	return a;
@@ -216,7 +244,7 @@ const char *truth_free(const char *label_tcache, const char *label_other, void *
 	else
 		die("%s: free of chunk %#lx size %#zx: unexpected mallinfo2 deltas ordblks %+ld smblks %+ld "
 		    "fordblks %+ld fsmblks %+ld (merged with a neighbour?)",
-		    label, (unsigned long)t->chunk, csize, dord, dsm, dfree, dfast);
+		    label, (unsigned long)(t->addr - 2 * sizeof(size_t)), csize, dord, dsm, dfree, dfast);
 	t->expect = st;
 	if (strcmp(st, "tcache") != 0 && strcmp(label_other, label_tcache) != 0) {
 		T.naddrs--; /* rename: the entry is the last one */
@@ -235,6 +263,159 @@ void truth_observe(const char *key, long value)
 	snprintf(T.obs_key[T.nobs], sizeof T.obs_key[0], "%s", key);
 	T.obs_val[T.nobs++] = value;
 	pthread_mutex_unlock(&lock);
+}
+
+int truth_group(const char *name, const char *expect, const char *type, int clusters, int cyclic)
+{
+	if (strcmp(expect, "leaked") != 0 && strcmp(expect, "anchored") != 0)
+		die("group %s: expect must be leaked or anchored", name);
+	pthread_mutex_lock(&lock);
+	if (T.ngroups >= MAX_GROUPS)
+		die("too many groups");
+	for (int i = 0; i < T.ngroups; i++)
+		if (strcmp(G[i].name, name) == 0)
+			die("group %s defined twice", name);
+	int g = T.ngroups++;
+	struct tgroup *t = &G[g];
+	snprintf(t->name, sizeof t->name, "%s", name);
+	snprintf(t->expect, sizeof t->expect, "%s", expect);
+	snprintf(t->type, sizeof t->type, "%s", type ? type : "");
+	t->tid = gettid();
+	t->clusters = clusters;
+	t->cyclic = cyclic;
+	pthread_mutex_unlock(&lock);
+	return g;
+}
+
+static struct tgroup *group_of(int g)
+{
+	if (g < 0 || g >= T.ngroups)
+		die("no group %d", g);
+	return &G[g];
+}
+
+void truth_group_node(int g, const void *p, enum truth_role role)
+{
+	pthread_mutex_lock(&lock);
+	struct tgroup *t = group_of(g);
+	int leaked = strcmp(t->expect, "leaked") == 0;
+	if (leaked ? role == TRUTH_ANCHORED : role != TRUTH_ANCHORED)
+		die("group %s: node role %d does not fit expect %s", t->name, (int)role, t->expect);
+	size_t sf = size_field(p);
+	char arena[24];
+	if (sf & 2)
+		snprintf(arena, sizeof arena, "mmapped");
+	else if (sf & 4)
+		snprintf(arena, sizeof arena, "%#lx",
+			 (unsigned long)*(const uintptr_t *)(((uintptr_t)p - 16) & ~(HEAP_MAX_SIZE_64 - 1)));
+	else
+		snprintf(arena, sizeof arena, "main");
+	if (t->count == 0)
+		snprintf(t->arena, sizeof t->arena, "%s", arena);
+	else if (strcmp(t->arena, arena) != 0)
+		snprintf(t->arena, sizeof t->arena, "mixed");
+	if (t->count == 0 || (role == TRUTH_UNREFERENCED && t->unreferenced == 0))
+		snprintf(t->head, sizeof t->head, "%#lx", (unsigned long)(uintptr_t)p);
+	t->count++;
+	t->unreferenced += role == TRUTH_UNREFERENCED;
+	t->indirect += role == TRUTH_INDIRECT;
+	t->anchored += role == TRUTH_ANCHORED;
+	t->chunk_bytes += sf & ~(size_t)7;
+	if (sf & 2) {
+		/* an mmapped chunk counts its whole mapping, as mallinfo2's hblkhd:
+		 * prev_size (padding) + chunksize, + 16 on glibc 2.43+, whose
+		 * chunksize leaves out the mapping's last 16 bytes */
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t map = ((const size_t *)p)[-2] + (sf & ~(size_t)7);
+		if ((map & (page - 1)) == page - 16)
+			map += 16;
+		t->bytes += map;
+	} else {
+		t->bytes += sf & ~(size_t)7;
+	}
+	t->usable_bytes += malloc_usable_size((void *)p);
+	if (t->nodes_listed < GROUP_NODES_MAX) {
+		char *o = group_nodes[g] + t->nodes_len;
+		int n = snprintf(o, GROUP_NODE_TEXT, "%s\"%#lx\"", t->nodes_listed ? ", " : "",
+				 (unsigned long)(uintptr_t)p);
+		t->nodes_len += (size_t)n;
+		t->nodes_listed++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static void add_referrer(struct tgroup *t, const void *start, size_t len)
+{
+	if (t->nreferrers >= MAX_REFERRERS)
+		die("group %s: too many referrers", t->name);
+	snprintf(t->referrers[t->nreferrers++], sizeof t->referrers[0], "[\"%#lx\", \"%#lx\"]",
+		 (unsigned long)(uintptr_t)start, (unsigned long)((uintptr_t)start + len));
+}
+
+void truth_group_anchor_global(int g, const char *symbol, const void *slot, size_t len, int interior)
+{
+	pthread_mutex_lock(&lock);
+	struct tgroup *t = group_of(g);
+	snprintf(t->anchor, sizeof t->anchor,
+		 "\"anchor\": \"%s\", \"anchor_kind\": \"global\", \"anchor_slot\": \"%#lx\", "
+		 "\"anchor_interior\": %s",
+		 symbol, (unsigned long)(uintptr_t)slot, interior ? "true" : "false");
+	add_referrer(t, slot, len);
+	pthread_mutex_unlock(&lock);
+}
+
+void truth_group_anchor_stack(int g, pid_t tid, const char *function, const void *slot, int interior)
+{
+	pthread_mutex_lock(&lock);
+	struct tgroup *t = group_of(g);
+	snprintf(t->anchor, sizeof t->anchor,
+		 "\"anchor\": {\"thread\": %d, \"function\": \"%s\"}, \"anchor_kind\": \"stack\", "
+		 "\"anchor_slot\": \"%#lx\", \"anchor_interior\": %s",
+		 (int)tid, function, (unsigned long)(uintptr_t)slot, interior ? "true" : "false");
+	add_referrer(t, slot, sizeof(void *));
+	pthread_mutex_unlock(&lock);
+}
+
+void truth_group_referrer(int g, const void *start, size_t len)
+{
+	pthread_mutex_lock(&lock);
+	add_referrer(group_of(g), start, len);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Zeroes the stack below the caller and the registers a call may clobber. */
+__attribute__((noinline)) void truth_scrub(size_t bytes)
+{
+	char *buf = alloca(bytes);
+	explicit_bzero(buf, bytes);
+	__asm__ volatile("" : : "r"(buf) : "memory");
+	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
+			 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
+			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d"
+			 : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+	if (__builtin_cpu_supports("avx")) {
+		__asm__ volatile("vzeroall" : : : "memory");
+	} else {
+		__asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+				 "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+				 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\tpxor %%xmm8, %%xmm8\n\t"
+				 "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+				 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\t"
+				 "pxor %%xmm15, %%xmm15"
+				 : : : "memory");
+	}
+	if (__builtin_cpu_supports("avx512f")) {
+		/* glibc's EVEX string functions use ymm16-31, which vzeroall keeps */
+		__asm__ volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+				 "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+				 "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+				 "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+				 "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+				 "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+				 "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+				 "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31"
+				 : : : "memory");
+	}
 }
 
 static void jcat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -307,7 +488,7 @@ void truth_finish(void)
 		jcat("%s\n    {\"label\": ", i ? "," : "");
 		jstr(a->label);
 		jcat(", \"address\": \"%#lx\", \"chunk\": \"%#lx\", \"chunk_size\": %zu, \"flags\": %zu, ",
-		     (unsigned long)a->addr, (unsigned long)a->chunk, a->size_field & ~(size_t)7,
+		     (unsigned long)a->addr, (unsigned long)(a->addr - 2 * sizeof(size_t)), a->size_field & ~(size_t)7,
 		     a->size_field & 7);
 		if (a->size_field & 2)
 			jcat("\"prev_size\": %zu, ", a->prev_size);
@@ -318,7 +499,47 @@ void truth_finish(void)
 		jstr(a->expect);
 		jcat(", \"tid\": %d}", (int)a->tid);
 	}
-	jcat("\n  ]\n}\n");
+	jcat("\n  ]");
+	if (T.ngroups > 0) {
+		jcat(",\n  \"groups\": [");
+		for (int i = 0; i < T.ngroups; i++) {
+			const struct tgroup *t = &G[i];
+			int leaked = strcmp(t->expect, "leaked") == 0;
+			if (t->count == 0)
+				die("group %s is empty", t->name);
+			if (!leaked && !t->anchor[0])
+				die("anchored group %s has no anchor", t->name);
+			jcat("%s\n    {\"name\": ", i ? "," : "");
+			jstr(t->name);
+			jcat(", \"expect\": ");
+			jstr(t->expect);
+			jcat(", \"type\": ");
+			if (t->type[0])
+				jstr(t->type);
+			else
+				jcat("null");
+			jcat(", \"tid\": %d, \"arena\": ", (int)t->tid);
+			jstr(t->arena);
+			jcat(",\n     \"count\": %ld, \"unreferenced\": %ld, \"indirect\": %ld, "
+			     "\"chunk_bytes\": %zu, \"usable_bytes\": %zu, \"bytes\": %zu,\n     "
+			     "\"cluster\": %s, \"clusters\": %d, \"cyclic\": %s,\n     ",
+			     t->count, t->unreferenced, t->indirect, t->chunk_bytes, t->usable_bytes, t->bytes,
+			     leaked && t->clusters == 1 ? "true" : "false", leaked ? t->clusters : 0,
+			     leaked && t->cyclic ? "true" : "false");
+			if (t->anchor[0])
+				jcat("%s", t->anchor);
+			else
+				jcat("\"anchor\": null, \"anchor_kind\": null");
+			jcat(",\n     \"referrers\": [");
+			for (int r = 0; r < t->nreferrers; r++)
+				jcat("%s%s", r ? ", " : "", t->referrers[r]);
+			jcat("],\n     \"head\": \"%s\", \"nodes_complete\": %s,\n     \"nodes\": [%.*s]}",
+			     t->head, t->nodes_listed == t->count ? "true" : "false", (int)t->nodes_len,
+			     group_nodes[i]);
+		}
+		jcat("\n  ]");
+	}
+	jcat("\n}\n");
 	/* self-check: recording must not have touched the heap */
 	struct mallinfo2 m2 = mallinfo2();
 	if (memcmp(&m, &m2, sizeof m) != 0)

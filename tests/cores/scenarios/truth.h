@@ -30,6 +30,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Call first in main(), before any other allocation. */
 void truth_init(const char *scenario, int argc, char **argv);
 
@@ -61,7 +65,50 @@ const char *truth_free(const char *label_tcache, const char *label_other, void *
  * the tcache before the bin filled ("tcache_fill_0x100"). */
 void truth_observe(const char *key, long value);
 
+/*
+ * Groups: structures whose leak classification is known (leak_* scenarios).
+ * Written to the truth JSON as "groups" (only when a scenario defines one).
+ *
+ * Nothing here keeps a binary copy of a node's address: truth_group_node()
+ * turns it into text at once (hex text is no pointer), and sums chunk sizes
+ * and malloc_usable_size(). A scenario must also drop its own copies (see
+ * truth_scrub()), or the ground truth is wrong: a stray copy anchors a leak.
+ *
+ * expect: "leaked" or "anchored". A leaked group's nodes are TRUTH_UNREFERENCED
+ * (no allocation points to them: valgrind's "definitely lost") or
+ * TRUTH_INDIRECT (only leaked allocations point to them); clusters = how many
+ * weakly connected components of the leaked subgraph the group makes (a leaked
+ * list or ring: 1), cyclic = whether it contains a cycle. An anchored group's
+ * nodes are TRUTH_ANCHORED.
+ * Returns the group's index. TYPE (a C++ class name) may be NULL.
+ */
+enum truth_role { TRUTH_ANCHORED = 0, TRUTH_UNREFERENCED = 1, TRUTH_INDIRECT = 2 };
+int truth_group(const char *name, const char *expect, const char *type, int clusters, int cyclic);
+/* Adds one allocation (the pointer malloc/new returned) to group G. */
+void truth_group_node(int g, const void *p, enum truth_role role);
+/* The anchor of an anchored group: a global (SYMBOL is its name, e.g. "g_list";
+ * SLOT/LEN the bytes holding the reference), or a thread's stack (the local at
+ * SLOT, in FUNCTION, on thread TID). INTERIOR: the anchor points inside the
+ * allocation, not at its start. */
+void truth_group_anchor_global(int g, const char *symbol, const void *slot, size_t len, int interior);
+void truth_group_anchor_stack(int g, pid_t tid, const char *function, const void *slot, int interior);
+/* Other memory outside the group allowed to point into it (e.g. a std::vector's
+ * buffer, itself an allocation of another group); for the stray-pointer check. */
+void truth_group_referrer(int g, const void *start, size_t len);
+
+/*
+ * Drops stray copies of pointers from the calling thread: zeroes BYTES of the
+ * stack below the caller's frame (where the frames of functions that already
+ * returned were) and the general, SSE and AVX registers that calls may clobber.
+ * Call it after the functions that built a structure have returned.
+ */
+void truth_scrub(size_t bytes);
+
 /* Records everything, prints READY <pid>, then pauses forever (or aborts). */
 void truth_finish(void) __attribute__((noreturn));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,55 @@
+/*
+ * One whole analysis of a target: the allocator walk, the reference graph,
+ * leak classification, dominators and chains, each phase timed. This is the
+ * library's main entry point; the CLI's analyze and explain commands are thin
+ * layers over it.
+ */
+#ifndef HEAPCORE_ANALYSIS_H
+#define HEAPCORE_ANALYSIS_H
+
+#include "heapcore/glibc_heap.h"
+#include "heapcore/graph.h"
+#include "heapcore/symbols.h"
+#include "heapcore/target.h"
+#include "heapcore/types.h"
+#include "heapcore/unwind.h"
+
+enum hc_phase {
+	HC_PHASE_WALK,
+	HC_PHASE_UNWIND,
+	HC_PHASE_GRAPH,
+	HC_PHASE_LEAKS,
+	HC_PHASE_DOMINATORS,
+	HC_PHASE_CHAINS,
+	HC_PHASE_TYPES,
+	HC_PHASE_COUNT,
+};
+
+const char *hc_phase_name(enum hc_phase p);
+
+struct hc_analysis_options {
+	struct hc_glibc_walk_options walk;
+	struct hc_graph_options graph;
+	/* called when a phase starts (done = 0) and ends (done = 1) */
+	void (*phase)(enum hc_phase p, int done, void *arg);
+	void *phase_arg;
+};
+
+struct hc_analysis {
+	struct hc_target *target;        /* borrowed */
+	struct hc_symbols *symbols;      /* borrowed */
+	struct hc_glibc_heap *heap;
+	struct hc_unwind *unwind;        /* every thread's frames, for naming stack roots */
+	struct hc_graph *graph;
+	struct hc_leaks *leaks;
+	struct hc_dominators *dominators;
+	struct hc_chains *chains;
+	struct hc_types *types;          /* per allocation: vtable, DWARF or signature type */
+	double seconds[HC_PHASE_COUNT];
+};
+
+struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
+				 const struct hc_analysis_options *opts, struct hc_analysis **out);
+void hc_analysis_destroy(struct hc_analysis *a);
+
+#endif

@@ -1,0 +1,938 @@
+/*
+ * The reference graph: nodes (in-use chunks), the address-to-node index,
+ * the conservative scan of nodes and roots, the CSR edge arrays in both
+ * directions, and owners. Root ranges come from roots.c.
+ *
+ * Each scanned word is looked up in graph_index.h's index: one 16-byte
+ * entry says whether it points into a node, which one, and whether at its
+ * start. Words are looked up in batches (the index entries prefetched while
+ * the batch fills), so the cache misses of lookups into cold parts of the
+ * heap overlap instead of queueing.
+ *
+ * The scan walks nodes in address order, within spans of dumped bytes
+ * fetched once per run of nodes, so a node's targets are appended as it is
+ * scanned and the out-CSR is built in the same pass (no edge list to sort).
+ * With two threads, each scans a contiguous range of nodes into its own
+ * buffers, concatenated in order afterwards; the node table and the in-CSR
+ * (a counting sort of the out-CSR) are split between them too, mostly so
+ * that their first writes, page faults that cost more than the work on
+ * some VMs, run side by side. Nothing depends on the thread count.
+ */
+#include "heapcore/graph.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graph_index.h"
+#include "roots.h"
+
+#define NONE UINT32_MAX
+#define CHUNK_HDR_SZ 16
+/* below this many nodes a second thread costs more than it saves */
+#define MIN_NODES_PER_THREAD 65536
+/* unsymbolized data words of one module each name an owner, up to this many; then one owner for the rest */
+#define MAX_SLOT_OWNERS_PER_MODULE 4096
+#define PROGRESS_STEP (64ull << 20)
+#define PROGRESS_PHASE "graph"
+
+const char *hc_root_kind_name(enum hc_root_kind k)
+{
+	static const char *const names[] = { "register", "stack", "data", "tls", "other" };
+	return (unsigned)k < HC_ROOT_KIND_COUNT ? names[k] : "unknown";
+}
+
+uint32_t hc_graph_node_at(const struct hc_graph *g, uint64_t addr)
+{
+	uint8_t interior;
+	return g && g->index ? hc_index_lookup(g->index, addr, &interior) : NONE;
+}
+
+uint64_t hc_graph_node_bytes(const struct hc_graph *g, uint32_t node)
+{
+	const struct hc_glibc_heap *h = g->heap;
+	uint32_t c = g->chunk[node];
+	if (h->chunk_state[c] != HC_CHUNK_MMAPPED)
+		return h->chunk_size[c];
+	/* as the walk's tally counts it: the whole mapping */
+	uint64_t prev_size = 0;
+	hc_target_read_u64(g->target, h->chunk_addr[c], &prev_size);
+	const struct hc_glibc_layout *L = h->location.layout;
+	return prev_size + h->chunk_size[c] + (L && L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
+}
+
+/* Runs fn(a) and fn(b), at once on two threads when two are wanted (and can be had). */
+static void run_pair(unsigned nthreads, void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t th;
+	bool threaded = nthreads > 1 && pthread_create(&th, NULL, fn, b) == 0;
+	fn(a);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		fn(b);
+}
+
+struct node_fill {
+	struct hc_graph *g;
+	const struct hc_glibc_heap *h;
+	uint32_t c0, c1;             /* chunks read */
+	uint32_t k0;                 /* the first node written */
+};
+
+/*
+ * malloc_usable_size: an arena chunk in use also owns the next chunk's
+ * prev_size word; an mmapped chunk runs to its mapping's end, which 2.43
+ * puts 16 bytes further (its size excludes the header).
+ */
+static void *fill_nodes(void *arg)
+{
+	struct node_fill *f = arg;
+	const struct hc_glibc_heap *h = f->h;
+	struct hc_graph *g = f->g;
+	const struct hc_glibc_layout *L = h->location.layout;
+	uint64_t mmapped_hdr = L && L->mmapped_size_excludes_header ? 0 : CHUNK_HDR_SZ;
+	uint32_t k = f->k0;
+	for (uint32_t i = f->c0; i < f->c1; i++) {
+		uint8_t st = h->chunk_state[i];
+		if (st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED)
+			continue;
+		uint64_t cs = h->chunk_size[i];
+		uint64_t usable = st == HC_CHUNK_MMAPPED ? (cs > mmapped_hdr ? cs - mmapped_hdr : 0)
+							 : (cs > CHUNK_HDR_SZ ? cs - 8 : 0);
+		g->addr[k] = h->chunk_addr[i] + CHUNK_HDR_SZ;
+		g->size[k] = usable;
+		g->chunk[k] = i;
+		k++;
+	}
+	return NULL;
+}
+
+/* The node table; its first writes (page faults, costly on VMs) split over the threads. */
+static struct hc_error *nodes_build(struct hc_graph *g, const struct hc_glibc_heap *h, unsigned nthreads)
+{
+	uint32_t half = h->nchunks / 2, n0 = 0, n1 = 0;
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		bool node = h->chunk_state[i] == HC_CHUNK_USED || h->chunk_state[i] == HC_CHUNK_MMAPPED;
+		*(i < half ? &n0 : &n1) += node;
+	}
+	uint32_t n = n0 + n1;
+	size_t cnt = n ? n : 1;
+	g->addr = malloc(cnt * sizeof(*g->addr));
+	g->size = malloc(cnt * sizeof(*g->size));
+	g->chunk = malloc(cnt * sizeof(*g->chunk));
+	g->root_kinds = calloc(cnt, 1);
+	if (!g->addr || !g->size || !g->chunk || !g->root_kinds)
+		return &hc_error_nomem;
+	struct node_fill f[2] = { { g, h, 0, half, 0 }, { g, h, half, h->nchunks, n0 } };
+	run_pair(nthreads, fill_nodes, &f[0], &f[1]);
+	g->nnodes = n;
+	return NULL;
+}
+
+/* ---- the scan ---- */
+
+struct edges {
+	uint32_t *to;
+	uint8_t *flags;
+	uint64_t n, cap;
+};
+
+static bool edges_reserve(struct edges *e, uint64_t more)
+{
+	if (e->n + more <= e->cap)
+		return true;
+	uint64_t cap = e->cap ? e->cap + e->cap / 2 : 4096;
+	if (cap < e->n + more)
+		cap = e->n + more;
+	/* large blocks are mmapped by glibc, so growing them is an mremap, not a copy */
+	uint32_t *to = realloc(e->to, cap * sizeof(*to));
+	if (!to)
+		return false;
+	e->to = to;
+	uint8_t *f = realloc(e->flags, cap);
+	if (!f)
+		return false;
+	e->flags = f;
+	e->cap = cap;
+	return true;
+}
+
+static void edges_free(struct edges *e)
+{
+	free(e->to);
+	free(e->flags);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sorts m keys below 2^40 (target << 8 | flags): four 10-bit passes, tmp as big as a. */
+static void radix_sort40(uint64_t *a, uint64_t *tmp, uint64_t m)
+{
+	uint64_t count[1024];
+	for (unsigned sh = 0; sh < 40; sh += 10) {
+		memset(count, 0, sizeof(count));
+		for (uint64_t i = 0; i < m; i++)
+			count[(a[i] >> sh) & 1023]++;
+		uint64_t pos = 0;
+		for (unsigned d = 0; d < 1024; d++) {
+			uint64_t c = count[d];
+			count[d] = pos;
+			pos += c;
+		}
+		for (uint64_t i = 0; i < m; i++)
+			tmp[count[(a[i] >> sh) & 1023]++] = a[i];
+		uint64_t *x = a;
+		a = tmp;
+		tmp = x;
+	}
+	/* an even number of passes: the sorted keys are back where they started */
+}
+
+/*
+ * Makes to[b..n) distinct by target, sorted; a target keeps the interior
+ * flag only if every word into it was interior. scratch holds at least
+ * 2 * (n - b).
+ */
+static uint64_t dedupe(uint32_t *to, uint8_t *flags, uint64_t b, uint64_t n, uint64_t *scratch)
+{
+	uint64_t m = n - b;
+	if (m < 2)
+		return n;
+	if (m == 2) {
+		if (to[b] == to[b + 1]) {
+			flags[b] &= flags[b + 1];
+			return b + 1;
+		}
+		if (to[b] > to[b + 1]) {
+			uint32_t t = to[b];
+			to[b] = to[b + 1];
+			to[b + 1] = t;
+			uint8_t f = flags[b];
+			flags[b] = flags[b + 1];
+			flags[b + 1] = f;
+		}
+		return n;
+	}
+	bool ascending = true;
+	for (uint64_t i = 0; i < m; i++) {
+		scratch[i] = (uint64_t)to[b + i] << 8 | flags[b + i];
+		ascending &= !i || scratch[i - 1] <= scratch[i];
+	}
+	if (ascending) {
+		/* arrays of pointers to objects allocated in order: already sorted */
+	} else if (m <= 32) {
+		for (uint64_t i = 1; i < m; i++)
+			for (uint64_t j = i; j > 0 && scratch[j - 1] > scratch[j]; j--) {
+				uint64_t x = scratch[j];
+				scratch[j] = scratch[j - 1];
+				scratch[j - 1] = x;
+			}
+	} else if (m <= 1024) {
+		qsort(scratch, m, sizeof(*scratch), cmp_u64);
+	} else {
+		/* a big array of pointers in no order (a hash table's buckets) */
+		radix_sort40(scratch, scratch + m, m);
+	}
+	uint64_t w = b;
+	for (uint64_t i = 0; i < m; i++) {
+		uint32_t t = (uint32_t)(scratch[i] >> 8);
+		/* equal targets sort by flags, 0 (at the start) first: the first one decides */
+		if (i && t == (uint32_t)(scratch[i - 1] >> 8))
+			continue;
+		to[w] = t;
+		flags[w] = (uint8_t)scratch[i];
+		w++;
+	}
+	return w;
+}
+
+/*
+ * Candidates of a batch: words that fall into an index block, waiting for
+ * the block to reach the cache. Resolving a few hundred at a time, their
+ * prefetches issued as the batch fills, overlaps the cache misses that
+ * one-at-a-time lookups into cold parts of the heap would pay in turn.
+ */
+#define BATCH_FLUSH 256          /* resolve once this many candidates wait, after a node */
+#define BATCH_CAP 1024           /* a node with more is resolved in parts */
+
+struct pending {
+	uint32_t src;                /* the node the candidates came from */
+	uint32_t end;                /* its candidates end here in the batch */
+	bool last;                   /* its scan is done: count and dedupe its edges */
+};
+
+struct scanner {
+	const struct hc_graph *g;
+	const struct hc_target *t;
+	uint32_t n0, n1;             /* nodes scanned */
+	uint32_t *counts;            /* counts[n + 1] = out-degree of n (g->out_start) */
+	struct edges e;
+	uint64_t *scratch;
+	uint64_t scratch_cap;
+	uint64_t done;               /* bytes scanned, read by the progress reporter */
+	bool oom;
+	/* the batch */
+	uint64_t *cand_v;            /* the word */
+	const struct hc_index_block **cand_b; /* its index block, prefetched */
+	uint32_t ncand;
+	struct pending *pend;
+	uint32_t npend;
+	uint32_t open_src;           /* the node whose edges are being appended, NONE between nodes */
+	uint64_t open_base;          /* where they began in e */
+	/* the calling thread's scanner reports progress for both */
+	void (*progress)(const char *phase, uint64_t done, uint64_t total, void *arg);
+	void *progress_arg;
+	const struct scanner *peer;
+	uint64_t total, next_report;
+};
+
+static void report(struct scanner *s, uint64_t extra)
+{
+	uint64_t d = s->done + extra + (s->peer ? __atomic_load_n(&s->peer->done, __ATOMIC_RELAXED) : 0);
+	if (d < s->next_report)
+		return;
+	s->progress(PROGRESS_PHASE, d, s->total, s->progress_arg);
+	s->next_report = d + PROGRESS_STEP;
+}
+
+static bool scratch_reserve(struct scanner *s, uint64_t n)
+{
+	if (n <= s->scratch_cap)
+		return true;
+	uint64_t cap = n > 2 * s->scratch_cap ? n : 2 * s->scratch_cap;
+	uint64_t *p = realloc(s->scratch, cap * sizeof(*p));
+	if (!p)
+		return false;
+	s->scratch = p;
+	s->scratch_cap = cap;
+	return true;
+}
+
+/* Resolves every waiting candidate into edges, in order, and closes the nodes that are done. */
+static void flush(struct scanner *s)
+{
+	if (!edges_reserve(&s->e, s->ncand)) {
+		s->oom = true;
+		return;
+	}
+	uint32_t *to = s->e.to;
+	uint8_t *fl = s->e.flags;
+	uint32_t i = 0;
+	for (uint32_t p = 0; p < s->npend; p++) {
+		const struct pending *pd = &s->pend[p];
+		if (s->open_src != pd->src) {
+			s->open_src = pd->src;
+			s->open_base = s->e.n;
+		}
+		uint64_t ne = s->e.n;
+		for (; i < pd->end; i++) {
+			uint8_t interior;
+			uint32_t n = hc_index_resolve(s->cand_b[i], s->cand_v[i], &interior);
+			if (n == NONE || n == pd->src)
+				continue;
+			to[ne] = n;
+			fl[ne] = interior ? HC_EDGE_INTERIOR : 0;
+			ne++;
+		}
+		s->e.n = ne;
+		if (!pd->last)
+			continue;
+		uint64_t m = ne - s->open_base;
+		if (m > 1) {
+			if (m > 2 && !scratch_reserve(s, 2 * m)) {
+				s->oom = true;
+				return;
+			}
+			s->e.n = dedupe(to, fl, s->open_base, ne, s->scratch);
+		}
+		s->counts[pd->src + 1] = (uint32_t)(s->e.n - s->open_base);
+		s->open_src = NONE;
+	}
+	s->ncand = 0;
+	s->npend = 0;
+}
+
+static void pend(struct scanner *s, uint32_t src, bool last)
+{
+	s->pend[s->npend++] = (struct pending){ src, s->ncand, last };
+}
+
+/*
+ * Queues the words of node n that may point into a node, fetching spans as
+ * the node crosses them (a node lies in one mapping, but a core may hold
+ * only part of it). Returns whether any word was queued.
+ */
+static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
+{
+	const struct hc_graph_index *ix = s->g->index;
+	uint64_t a = s->g->addr[n], end = a + s->g->size[n];
+	bool queued = false;
+	while (a + 8 <= end) {
+		if (!hc_span_contains(span, a, 8)) {
+			hc_target_span(s->t, a, UINT64_MAX, span);
+			if (!hc_span_contains(span, a, 8))
+				break; /* not in the core past here: nothing more to read */
+		}
+		uint64_t stop = span->addr + span->len < end ? span->addr + span->len : end;
+		for (; a + 8 <= stop; a += 8) {
+			uint64_t v;
+			if (!hc_span_u64(span, a, &v))
+				break; /* cannot happen: stop is inside the span */
+			const struct hc_index_block *bk = hc_index_block_of(ix, v);
+			if (!bk)
+				continue;
+			__builtin_prefetch(bk);
+			s->cand_v[s->ncand] = v;
+			s->cand_b[s->ncand] = bk;
+			queued = true;
+			if (++s->ncand == BATCH_CAP) {
+				pend(s, n, false);
+				flush(s);
+				if (s->oom)
+					return queued;
+			}
+		}
+	}
+	return queued;
+}
+
+static void scan_nodes(struct scanner *s)
+{
+	const uint64_t *size = s->g->size;
+	struct hc_span span = { 0, 0, NULL };
+	uint64_t done = 0;
+	s->open_src = NONE;
+	for (uint32_t n = s->n0; n < s->n1 && !s->oom; n++) {
+		/* a node resolved in parts is still open: its last part closes it, queued words or not */
+		if (scan_node(s, &span, n) || s->open_src == n)
+			pend(s, n, true);
+		if (s->ncand >= BATCH_FLUSH || s->npend == BATCH_CAP)
+			flush(s);
+		done += size[n];
+		if (!(n & 0xfff)) {
+			__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
+			if (s->progress)
+				report(s, 0);
+		}
+	}
+	if (!s->oom)
+		flush(s);
+	__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
+}
+
+static void *scan_thread(void *arg)
+{
+	scan_nodes(arg);
+	return NULL;
+}
+
+/* ---- roots and owners ---- */
+
+struct root_edges {
+	uint32_t *owner, *to;
+	uint8_t *flags;
+	uint64_t n, cap;
+};
+
+struct owner_state {
+	struct hc_graph *g;
+	struct hc_target *t;
+	const struct hc_symbols *s;
+	struct root_edges re;
+	uint32_t owners_cap;
+	uint32_t cur;                /* the owner of the last word that pointed somewhere, or NONE */
+	uint32_t cur_symbol;         /* the last data owner made for a symbol, or NONE */
+	uint32_t *slot_owners;       /* per module: unsymbolized slots given owners so far */
+	uint32_t *module_rest;       /* per module: the owner for the rest, NONE until needed */
+	bool oom;
+};
+
+static const char *base_name(const char *path)
+{
+	const char *b = path ? strrchr(path, '/') : NULL;
+	return b && b[1] ? b + 1 : path ? path : "?";
+}
+
+static uint32_t new_owner(struct owner_state *os, uint32_t range, uint64_t start, uint64_t end, char *name)
+{
+	struct hc_graph *g = os->g;
+	if (!name || g->nowners == NONE - 1) {
+		free(name);
+		os->oom = true;
+		return NONE;
+	}
+	if (g->nowners == os->owners_cap) {
+		uint32_t cap = os->owners_cap ? os->owners_cap * 2 : 64;
+		struct hc_owner *o = realloc(g->owners, cap * sizeof(*o));
+		if (!o) {
+			free(name);
+			os->oom = true;
+			return NONE;
+		}
+		g->owners = o;
+		os->owners_cap = cap;
+	}
+	g->owners[g->nowners] = (struct hc_owner){ g->roots[range].kind, range, start, end, name };
+	return g->nowners++;
+}
+
+static char *owner_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *owner_name(const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+/* The owner of a pointer word at addr in root range r. */
+static uint32_t owner_for(struct owner_state *os, uint32_t r, uint64_t addr)
+{
+	struct hc_graph *g = os->g;
+	const struct hc_root_range *rr = &g->roots[r];
+	const struct hc_target *t = os->t;
+	if (os->cur != NONE && rr->kind != HC_ROOT_DATA) {
+		const struct hc_owner *o = &g->owners[os->cur];
+		if (o->range == r && addr >= o->start && addr < o->end)
+			return os->cur;
+	}
+	int32_t tid = rr->thread >= 0 ? t->threads[rr->thread].tid : 0;
+	switch (rr->kind) {
+	case HC_ROOT_REGISTER:
+		return new_owner(os, r, rr->start, rr->end, owner_name("thread %d registers", tid));
+	case HC_ROOT_STACK:
+		return new_owner(os, r, rr->start, rr->end, owner_name("thread %d stack", tid));
+	case HC_ROOT_TLS:
+		return new_owner(os, r, rr->start, rr->end, owner_name("thread %d TLS", tid));
+	case HC_ROOT_OTHER: {
+		/* one owner per mapping, even when carving split it into several ranges */
+		const struct hc_segment *seg = hc_target_segment(t, addr);
+		uint64_t s0 = seg ? seg->start : rr->start, e0 = seg ? seg->end : rr->end;
+		if (os->cur != NONE && g->owners[os->cur].kind == HC_ROOT_OTHER && g->owners[os->cur].start == s0)
+			return os->cur;
+		const char *path = seg && seg->file >= 0 && (uint32_t)seg->file < t->nfiles ? t->files[seg->file].path
+										       : NULL;
+		return new_owner(os, r, s0, e0,
+				 path ? owner_name("mapping %s 0x%llx-0x%llx", path, (unsigned long long)s0,
+						   (unsigned long long)e0)
+				      : owner_name("mapping 0x%llx-0x%llx", (unsigned long long)s0,
+						   (unsigned long long)e0));
+	}
+	case HC_ROOT_DATA:
+	default:
+		break;
+	}
+	/* words are met in address order, so a variable's words come one after another */
+	if (os->cur_symbol != NONE && addr >= g->owners[os->cur_symbol].start &&
+	    addr < g->owners[os->cur_symbol].end)
+		return os->cur_symbol;
+	const struct hc_module *m = rr->module >= 0 && os->s ? &os->s->modules[rr->module] : NULL;
+	struct hc_symbol sym;
+	if (os->s && hc_symbols_symbol_at(os->s, addr, &sym) && addr - sym.address < sym.size) {
+		uint32_t o = new_owner(os, r, sym.address, sym.address + sym.size, owner_name("%s", sym.name));
+		os->cur_symbol = o;
+		return o;
+	}
+	uint32_t mi = rr->module >= 0 ? (uint32_t)rr->module : 0;
+	if (m && os->slot_owners[mi] >= MAX_SLOT_OWNERS_PER_MODULE) {
+		if (os->module_rest[mi] == NONE)
+			os->module_rest[mi] = new_owner(os, r, m->start, m->end,
+							owner_name("%s writable data", base_name(m->name)));
+		return os->module_rest[mi];
+	}
+	if (m)
+		os->slot_owners[mi]++;
+	char buf[512];
+	if (os->s && hc_symbols_describe(os->s, addr, buf, sizeof(buf)))
+		return new_owner(os, r, addr & ~7ull, (addr & ~7ull) + 8, owner_name("%s", buf));
+	return new_owner(os, r, addr & ~7ull, (addr & ~7ull) + 8, owner_name("0x%llx", (unsigned long long)addr));
+}
+
+static void root_edge(struct owner_state *os, uint32_t owner, uint32_t to, uint8_t flags)
+{
+	struct root_edges *re = &os->re;
+	if (re->n == re->cap) {
+		uint64_t cap = re->cap ? re->cap * 2 : 1024;
+		uint32_t *o = realloc(re->owner, cap * sizeof(*o));
+		if (o)
+			re->owner = o;
+		uint32_t *t = realloc(re->to, cap * sizeof(*t));
+		if (t)
+			re->to = t;
+		uint8_t *f = realloc(re->flags, cap);
+		if (f)
+			re->flags = f;
+		if (!o || !t || !f) {
+			os->oom = true;
+			return;
+		}
+		re->cap = cap;
+	}
+	re->owner[re->n] = owner;
+	re->to[re->n] = to;
+	re->flags[re->n] = flags;
+	re->n++;
+}
+
+/* A word of root range r at addr holds v. */
+static void root_word(struct owner_state *os, uint32_t r, uint64_t addr, uint64_t v)
+{
+	struct hc_graph *g = os->g;
+	uint8_t interior;
+	uint32_t m = hc_index_lookup(g->index, v, &interior);
+	if (m == NONE)
+		return;
+	uint32_t o = owner_for(os, r, addr);
+	if (o == NONE)
+		return;
+	os->cur = o;
+	root_edge(os, o, m, interior ? HC_EDGE_INTERIOR : 0);
+	g->root_kinds[m] |= (uint8_t)(1u << g->roots[r].kind);
+}
+
+/* Scans every root range; sc (the calling thread's scanner) reports progress. */
+static void scan_roots(struct owner_state *os, struct scanner *sc)
+{
+	struct hc_graph *g = os->g;
+	const struct hc_target *t = os->t;
+	uint64_t rdone = 0;
+	os->cur = os->cur_symbol = NONE;
+	for (uint32_t r = 0; r < g->nroots && !os->oom; r++) {
+		const struct hc_root_range *rr = &g->roots[r];
+		if (!g->nnodes)
+			break;
+		if (rr->kind == HC_ROOT_REGISTER) {
+			const struct hc_thread *th = &t->threads[rr->thread];
+			for (uint32_t i = 0; i < th->nregs && i < HC_MAX_REGS; i++)
+				root_word(os, r, i * 8, th->regs[i]);
+			continue;
+		}
+		struct hc_span span = { 0, 0, NULL };
+		uint64_t a = (rr->start + 7) & ~7ull;
+		while (a + 8 <= rr->end && !os->oom) {
+			if (!hc_span_contains(&span, a, 8)) {
+				hc_target_span(t, a, rr->end - a, &span);
+				if (!span.len || span.addr + span.len < a + 8) {
+					/* not dumped from here: skip to the next segment */
+					const struct hc_segment *seg = hc_target_segment(t, a);
+					if (!seg || seg->end >= rr->end)
+						break;
+					a = (seg->end + 7) & ~7ull;
+					continue;
+				}
+			}
+			uint64_t v;
+			if (!hc_span_u64(&span, a, &v))
+				break;
+			if (v - g->index->lo < g->index->span)
+				root_word(os, r, a, v);
+			a += 8;
+			rdone += 8;
+			if (sc->progress && !(rdone & 0xffff))
+				report(sc, rdone);
+		}
+	}
+}
+
+/* Owner CSR from the (owner, node) pairs, each owner's targets distinct and sorted. */
+static struct hc_error *owner_csr(struct owner_state *os)
+{
+	struct hc_graph *g = os->g;
+	struct root_edges *re = &os->re;
+	g->owner_out_start = calloc((size_t)g->nowners + 1, sizeof(*g->owner_out_start));
+	g->owner_out = malloc((re->n ? re->n : 1) * sizeof(*g->owner_out));
+	g->owner_out_flags = malloc(re->n ? re->n : 1);
+	uint64_t *scratch = malloc((re->n ? 2 * re->n : 1) * sizeof(*scratch));
+	if (!g->owner_out_start || !g->owner_out || !g->owner_out_flags || !scratch) {
+		free(scratch);
+		return &hc_error_nomem;
+	}
+	uint32_t *st = g->owner_out_start;
+	for (uint64_t i = 0; i < re->n; i++)
+		st[re->owner[i] + 1]++;
+	for (uint32_t o = 0; o < g->nowners; o++)
+		st[o + 1] += st[o];
+	/* st[o] is now o's first slot; use it as the cursor, then shift back */
+	for (uint64_t i = 0; i < re->n; i++) {
+		uint32_t p = st[re->owner[i]]++;
+		g->owner_out[p] = re->to[i];
+		g->owner_out_flags[p] = re->flags[i];
+	}
+	memmove(st + 1, st, (size_t)g->nowners * sizeof(*st));
+	st[0] = 0;
+	/* then make each owner's list distinct, compacting in place */
+	uint32_t w = 0;
+	for (uint32_t o = 0; o < g->nowners; o++) {
+		uint32_t b = st[o], e = st[o + 1];
+		memmove(g->owner_out + w, g->owner_out + b, (size_t)(e - b) * sizeof(*g->owner_out));
+		memmove(g->owner_out_flags + w, g->owner_out_flags + b, e - b);
+		uint32_t ne = (uint32_t)dedupe(g->owner_out, g->owner_out_flags, w, w + (e - b), scratch);
+		st[o] = w;
+		w = ne;
+	}
+	st[g->nowners] = w;
+	free(scratch);
+	return NULL;
+}
+
+/* One thread's share of the in-CSR: the in-lists of targets [v0, v1). */
+struct in_part {
+	struct hc_graph *g;
+	uint32_t v0, v1;
+	bool fill;                   /* false: count in-degrees; true: place the sources */
+};
+
+static void *in_part(void *arg)
+{
+	struct in_part *p = arg;
+	struct hc_graph *g = p->g;
+	uint32_t *st = g->in_start, v0 = p->v0, w = p->v1 - p->v0;
+	if (!p->fill) {
+		for (uint64_t i = 0; i < g->nedges; i++)
+			if (g->out[i] - v0 < w)
+				st[g->out[i] + 2]++;
+		return NULL;
+	}
+	/* sources in ascending order, so each in-list comes out sorted */
+	for (uint32_t u = 0; u < g->nnodes; u++)
+		for (uint32_t i = g->out_start[u]; i < g->out_start[u + 1]; i++) {
+			uint32_t v = g->out[i];
+			if (v - v0 < w) {
+				uint32_t q = st[v + 1]++;
+				g->in[q] = u;
+				g->in_flags[q] = g->out_flags[i];
+			}
+		}
+	return NULL;
+}
+
+/*
+ * The in-CSR: a counting sort of the out-CSR by target. With two threads
+ * each takes half the targets and reads every edge, keeping its own: they
+ * write disjoint parts of every array, so no locks, and the same result.
+ */
+static struct hc_error *in_csr(struct hc_graph *g, unsigned nthreads)
+{
+	uint32_t n = g->nnodes;
+	/* one slot more than the CSR needs: counts go two ahead, so filling leaves the starts in place */
+	g->in_start = calloc((size_t)n + 2, sizeof(*g->in_start));
+	g->in = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->in));
+	g->in_flags = malloc(g->nedges ? g->nedges : 1);
+	if (!g->in_start || !g->in || !g->in_flags)
+		return &hc_error_nomem;
+	uint32_t *st = g->in_start;
+	struct in_part p[2] = { { g, 0, n / 2, false }, { g, n / 2, n, false } };
+	run_pair(nthreads, in_part, &p[0], &p[1]);
+	/* st[v + 1] = where v's list starts; filling moves it on to where v + 1's starts */
+	for (uint32_t v = 0; v + 1 < n; v++)
+		st[v + 2] += st[v + 1];
+	p[0].fill = p[1].fill = true;
+	run_pair(nthreads, in_part, &p[0], &p[1]);
+	return NULL;
+}
+
+static unsigned thread_count(const struct hc_graph_options *opts, uint32_t nchunks)
+{
+	unsigned want = opts && opts->threads ? opts->threads : 0;
+	if (!want) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		want = cpus >= 2 && nchunks >= 2 * MIN_NODES_PER_THREAD ? 2 : 1;
+	}
+	return want > 2 ? 2 : want;
+}
+
+static uint64_t roots_bytes(const struct hc_graph *g)
+{
+	uint64_t b = 0;
+	for (uint32_t r = 0; r < g->nroots; r++)
+		if (g->roots[r].kind != HC_ROOT_REGISTER)
+			b += g->roots[r].end - g->roots[r].start;
+	return b;
+}
+
+static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const struct hc_symbols *s,
+				 const struct hc_graph_options *opts, unsigned nthreads)
+{
+	uint32_t n = g->nnodes;
+	g->out_start = calloc((size_t)n + 1, sizeof(*g->out_start));
+	if (!g->out_start)
+		return &hc_error_nomem;
+	uint64_t node_bytes = 0;
+	for (uint32_t i = 0; i < n; i++)
+		node_bytes += g->size[i];
+	uint64_t rbytes = roots_bytes(g), total = node_bytes + rbytes;
+	/* the calling thread scans the first nodes and then the roots; the other thread the rest */
+	uint32_t split = n;
+	if (nthreads == 2) {
+		uint64_t want = total / 2 > rbytes ? total / 2 - rbytes : 0, acc = 0;
+		split = 0;
+		while (split < n && acc + g->size[split] <= want)
+			acc += g->size[split++];
+	}
+	struct scanner sc[2];
+	memset(sc, 0, sizeof(sc));
+	for (unsigned i = 0; i < 2; i++) {
+		sc[i].g = g;
+		sc[i].t = t;
+		sc[i].counts = g->out_start;
+	}
+	if (opts && opts->progress) {
+		sc[0].progress = opts->progress;
+		sc[0].progress_arg = opts->progress_arg;
+		sc[0].peer = &sc[1];
+		sc[0].total = total;
+		sc[0].next_report = PROGRESS_STEP;
+	}
+	sc[0].n0 = 0;
+	sc[0].n1 = split;
+	sc[1].n0 = split;
+	sc[1].n1 = n;
+	/* guess one edge per node, so most scans never grow their buffer */
+	bool ok = edges_reserve(&sc[0].e, split + 1) && edges_reserve(&sc[1].e, n - split + 1);
+	for (unsigned i = 0; i < 2; i++) {
+		sc[i].cand_v = malloc(BATCH_CAP * sizeof(*sc[i].cand_v));
+		sc[i].cand_b = malloc(BATCH_CAP * sizeof(*sc[i].cand_b));
+		sc[i].pend = malloc((BATCH_CAP + 1) * sizeof(*sc[i].pend));
+		ok = ok && sc[i].cand_v && sc[i].cand_b && sc[i].pend;
+	}
+	if (!ok) {
+		for (unsigned i = 0; i < 2; i++) {
+			edges_free(&sc[i].e);
+			free(sc[i].cand_v);
+			free(sc[i].cand_b);
+			free(sc[i].pend);
+		}
+		return &hc_error_nomem;
+	}
+	pthread_t worker;
+	bool threaded = split < n && pthread_create(&worker, NULL, scan_thread, &sc[1]) == 0;
+	scan_nodes(&sc[0]);
+
+	struct owner_state os = { .g = g, .t = t, .s = s, .cur = NONE, .cur_symbol = NONE };
+	uint32_t nmod = s ? s->nmodules : 0;
+	os.slot_owners = calloc(nmod + 1, sizeof(*os.slot_owners));
+	os.module_rest = malloc((nmod + 1) * sizeof(*os.module_rest));
+	if (os.slot_owners && os.module_rest) {
+		memset(os.module_rest, 0xff, (nmod + 1) * sizeof(*os.module_rest));
+		scan_roots(&os, &sc[0]);
+	} else {
+		os.oom = true;
+	}
+	if (threaded)
+		pthread_join(worker, NULL);
+	else
+		scan_nodes(&sc[1]);
+	free(os.slot_owners);
+	free(os.module_rest);
+	for (unsigned i = 0; i < 2; i++) {
+		free(sc[i].scratch);
+		free(sc[i].cand_v);
+		free(sc[i].cand_b);
+		free(sc[i].pend);
+	}
+
+	struct hc_error *err = NULL;
+	if (sc[0].oom || sc[1].oom || os.oom)
+		err = &hc_error_nomem;
+	uint64_t ne = sc[0].e.n + sc[1].e.n;
+	if (!err && ne > UINT32_MAX)
+		err = hc_error_create(HC_ERR_UNSUPPORTED, "%llu references: more than 32-bit edge ids hold",
+				      (unsigned long long)ne);
+	if (!err) {
+		/* the first thread's buffers grow to hold all; the second's are appended */
+		struct edges *e0 = &sc[0].e;
+		if (!edges_reserve(e0, sc[1].e.n)) {
+			err = &hc_error_nomem;
+		} else {
+			memcpy(e0->to + e0->n, sc[1].e.to, sc[1].e.n * sizeof(*e0->to));
+			memcpy(e0->flags + e0->n, sc[1].e.flags, sc[1].e.n);
+			e0->n = ne;
+			uint32_t *to = realloc(e0->to, (ne ? ne : 1) * sizeof(*to));
+			uint8_t *fl = realloc(e0->flags, ne ? ne : 1);
+			if (to)
+				e0->to = to;
+			if (fl)
+				e0->flags = fl;
+			g->out = e0->to;
+			g->out_flags = e0->flags;
+			e0->to = NULL;
+			e0->flags = NULL;
+			g->nedges = ne;
+			for (uint32_t i = 0; i < n; i++)
+				g->out_start[i + 1] += g->out_start[i];
+		}
+	}
+	edges_free(&sc[0].e);
+	edges_free(&sc[1].e);
+	if (!err)
+		err = owner_csr(&os);
+	free(os.re.owner);
+	free(os.re.to);
+	free(os.re.flags);
+	if (!err)
+		err = in_csr(g, nthreads);
+	if (!err && opts && opts->progress)
+		opts->progress(PROGRESS_PHASE, total, total, opts->progress_arg);
+	return err;
+}
+
+struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
+				const struct hc_glibc_heap *h, const struct hc_graph_options *opts,
+				struct hc_graph **out)
+{
+	*out = NULL;
+	struct hc_graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return &hc_error_nomem;
+	g->heap = h;
+	g->target = t;
+	unsigned nthreads = thread_count(opts, h->nchunks);
+	struct hc_error *err = nodes_build(g, h, nthreads);
+	if (!err)
+		err = hc_graph_index_build(g->addr, g->size, g->nnodes, nthreads, &g->index);
+	if (!err)
+		err = hc_roots_find(t, s, h, &g->roots, &g->nroots);
+	if (!err)
+		err = scan_all(g, t, s, opts, nthreads);
+	if (err) {
+		hc_graph_destroy(g);
+		return err;
+	}
+	*out = g;
+	return NULL;
+}
+
+void hc_graph_destroy(struct hc_graph *g)
+{
+	if (!g)
+		return;
+	free(g->addr);
+	free(g->size);
+	free(g->chunk);
+	free(g->out_start);
+	free(g->out);
+	free(g->out_flags);
+	free(g->in_start);
+	free(g->in);
+	free(g->in_flags);
+	free(g->roots);
+	for (uint32_t i = 0; i < g->nowners; i++)
+		free(g->owners[i].name);
+	free(g->owners);
+	free(g->owner_out_start);
+	free(g->owner_out);
+	free(g->owner_out_flags);
+	free(g->root_kinds);
+	hc_graph_index_destroy(g->index);
+	free(g);
+}

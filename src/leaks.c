@@ -1,0 +1,290 @@
+/*
+ * Leak classification over the reference graph: which root kinds reach each
+ * node, which nodes nothing reaches (leaked), which of those nothing points
+ * to at all (unreferenced), and the clusters the leaked ones form.
+ *
+ * Everything is iterative over the CSR arrays (15 M nodes: no recursion):
+ *   - reach: one worklist propagation of root-kind bitmasks along out-edges;
+ *     a node is queued again only when its mask gains a bit, so at most
+ *     HC_ROOT_KIND_COUNT times;
+ *   - cycles: Kahn's algorithm on the leaked subgraph (every edge into a
+ *     leaked node comes from a leaked node); what it cannot peel off lies on
+ *     or after a cycle;
+ *   - clusters: breadth-first over in- and out-edges of leaked nodes, started
+ *     from each unassigned leaked node in address order.
+ * The last two run over a list of the leaked nodes, not over all nodes:
+ * leaks are usually a small part of a big heap.
+ */
+#include "heapcore/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+/* scratch bit in cls while classifying: the node is on or after a cycle */
+#define CLS_CYCLIC 0x80
+
+static uint64_t node_bytes(const struct hc_graph *g, uint32_t v)
+{
+	const struct hc_glibc_heap *h = g->heap;
+	/* a graph made without a heap (by hand, in tests) has only usable sizes */
+	if (!h)
+		return g->size[v];
+	uint32_t c = g->chunk[v];
+	return h->chunk_state[c] == HC_CHUNK_MMAPPED ? hc_graph_node_bytes(g, v) : h->chunk_size[c];
+}
+
+/* In a mask while propagating: the node waits in the queue (root kinds use bits 0-4). */
+#define QUEUED 0x80
+/* Nodes taken from the queue at once, their edges and targets prefetched before any is worked on. */
+#define REACH_BATCH 32
+
+/*
+ * Propagates root-kind bits along out-edges from the nodes roots point at.
+ * The queue is a ring of n slots (a node is in it at most once at a time).
+ * Nodes are taken in batches whose CSR rows and targets' masks are
+ * prefetched first: a node's targets are anywhere in the heap, and waiting
+ * for them one by one is most of the cost. Each node is still worked on in
+ * queue order, reading its mask when its turn comes, so the result is that
+ * of the one-at-a-time loop.
+ */
+static void reach(const struct hc_graph *g, uint8_t *mask, uint32_t *queue)
+{
+	uint32_t n = g->nnodes, head = 0, count = 0;
+	const uint32_t *st = g->out_start, *out = g->out;
+	/* the owners' edges say the same as root_kinds for a built graph; a graph made by hand may have only them */
+	for (uint32_t v = 0; v < n; v++)
+		mask[v] = g->root_kinds ? g->root_kinds[v] : 0;
+	for (uint32_t o = 0; o < g->nowners; o++)
+		for (uint32_t i = g->owner_out_start[o]; i < g->owner_out_start[o + 1]; i++)
+			mask[g->owner_out[i]] |= (uint8_t)(1u << g->owners[o].kind);
+	for (uint32_t v = 0; v < n; v++) {
+		if (mask[v]) {
+			queue[count++] = v;
+			mask[v] |= QUEUED;
+		}
+	}
+	while (count) {
+		uint32_t k = count < REACH_BATCH ? count : REACH_BATCH, batch[REACH_BATCH];
+		for (uint32_t j = 0; j < k; j++) {
+			batch[j] = queue[head];
+			head = head + 1 == n ? 0 : head + 1;
+			__builtin_prefetch(&st[batch[j]]);
+		}
+		count -= k;
+		for (uint32_t j = 0; j < k; j++)
+			__builtin_prefetch(&out[st[batch[j]]]);
+		for (uint32_t j = 0; j < k; j++)
+			for (uint32_t i = st[batch[j]]; i < st[batch[j] + 1]; i++)
+				__builtin_prefetch(&mask[out[i]]);
+		for (uint32_t j = 0; j < k; j++) {
+			uint32_t u = batch[j];
+			uint8_t m = mask[u] & (uint8_t)~QUEUED;
+			mask[u] = m;
+			for (uint32_t i = st[u]; i < st[u + 1]; i++) {
+				uint32_t w = out[i];
+				uint8_t mw = mask[w];
+				if (((mw | m) & (uint8_t)~QUEUED) == (mw & (uint8_t)~QUEUED))
+					continue;
+				if (mw & QUEUED) {
+					mask[w] = mw | m;
+					continue;
+				}
+				mask[w] = mw | m | QUEUED;
+				uint64_t tail = (uint64_t)head + count;
+				queue[tail >= n ? tail - n : tail] = w;
+				count++;
+			}
+		}
+	}
+}
+
+/*
+ * Marks CLS_CYCLIC on the leaked nodes (list lk, nl of them) that Kahn's
+ * algorithm cannot remove. cluster[] holds the in-degrees meanwhile (it is
+ * NONE for every node before and after).
+ */
+static void mark_cycles(const struct hc_graph *g, uint8_t *cls, uint32_t *indeg, const uint32_t *lk, uint32_t nl,
+			uint32_t *queue)
+{
+	uint32_t qn = 0;
+	for (uint32_t j = 0; j < nl; j++) {
+		uint32_t v = lk[j];
+		indeg[v] = g->in_start[v + 1] - g->in_start[v];
+		if (!indeg[v])
+			queue[qn++] = v;
+	}
+	for (uint32_t q = 0; q < qn; q++) {
+		uint32_t u = queue[q];
+		for (uint32_t i = g->out_start[u]; i < g->out_start[u + 1]; i++) {
+			uint32_t w = g->out[i];
+			/* a leaked node may point at an anchored one, which is not in this subgraph */
+			if (cls[w] != HC_ANCHORED && --indeg[w] == 0)
+				queue[qn++] = w;
+		}
+	}
+	for (uint32_t j = 0; j < nl; j++) {
+		uint32_t v = lk[j];
+		if (indeg[v])
+			cls[v] |= CLS_CYCLIC;
+		indeg[v] = NONE;
+	}
+}
+
+static int cmp_cluster(const void *a, const void *b, void *arg)
+{
+	const struct hc_leak_cluster *x = a, *y = b;
+	const struct hc_graph *g = arg;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return (g->addr[x->head] > g->addr[y->head]) - (g->addr[x->head] < g->addr[y->head]);
+}
+
+/* The weakly connected components of the leaked nodes (list lk, in address order). */
+static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, const uint32_t *lk, uint32_t nl,
+				 uint32_t *queue)
+{
+	uint32_t cap = 0;
+	for (uint32_t j = 0; j < nl; j++) {
+		uint32_t s = lk[j];
+		if (l->cluster[s] != NONE)
+			continue;
+		if (l->nclusters == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct hc_leak_cluster *c = realloc(l->clusters, (size_t)cap * sizeof(*c));
+			if (!c)
+				return &hc_error_nomem;
+			l->clusters = c;
+		}
+		uint32_t id = l->nclusters++;
+		struct hc_leak_cluster c = { NONE, 0, 0, 0, false };
+		uint32_t qn = 0;
+		queue[qn++] = s;
+		l->cluster[s] = id;
+		for (uint32_t q = 0; q < qn; q++) {
+			uint32_t u = queue[q];
+			uint8_t k = l->cls[u];
+			c.nnodes++;
+			c.bytes += node_bytes(g, u);
+			c.cyclic |= (k & CLS_CYCLIC) != 0;
+			/* the lowest-address head: nodes are indices in address order */
+			if ((k & ~CLS_CYCLIC) == HC_LEAKED_UNREFERENCED) {
+				c.nheads++;
+				if (u < c.head)
+					c.head = u;
+			}
+			for (int dir = 0; dir < 2; dir++) {
+				const uint32_t *st = dir ? g->in_start : g->out_start, *adj = dir ? g->in : g->out;
+				for (uint32_t i = st[u]; i < st[u + 1]; i++) {
+					uint32_t w = adj[i];
+					/* out-edges may lead to anchored nodes; in-edges never come from one */
+					if (l->cls[w] != HC_ANCHORED && l->cluster[w] == NONE) {
+						l->cluster[w] = id;
+						queue[qn++] = w;
+					}
+				}
+			}
+		}
+		/* no head: a pure cycle (and what hangs off it); s is its lowest address */
+		if (c.head == NONE)
+			c.head = s;
+		l->clusters[id] = c;
+	}
+	for (uint32_t j = 0; j < nl; j++)
+		l->cls[lk[j]] &= (uint8_t)~CLS_CYCLIC;
+	if (l->nclusters < 2)
+		return NULL;
+	/* largest first: sort a copy keyed by old id, then renumber the nodes */
+	uint32_t *ren = malloc((size_t)l->nclusters * sizeof(*ren));
+	if (!ren)
+		return &hc_error_nomem;
+	struct hc_leak_cluster *old = l->clusters;
+	struct keyed {
+		struct hc_leak_cluster c;
+		uint32_t id;
+	} *k = malloc((size_t)l->nclusters * sizeof(*k));
+	if (!k) {
+		free(ren);
+		return &hc_error_nomem;
+	}
+	for (uint32_t i = 0; i < l->nclusters; i++)
+		k[i] = (struct keyed){ old[i], i };
+	qsort_r(k, l->nclusters, sizeof(*k), cmp_cluster, (void *)g);
+	for (uint32_t i = 0; i < l->nclusters; i++) {
+		old[i] = k[i].c;
+		ren[k[i].id] = i;
+	}
+	free(k);
+	for (uint32_t j = 0; j < nl; j++)
+		l->cluster[lk[j]] = ren[l->cluster[lk[j]]];
+	free(ren);
+	return NULL;
+}
+
+struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **out)
+{
+	*out = NULL;
+	struct hc_leaks *l = calloc(1, sizeof(*l));
+	if (!l)
+		return &hc_error_nomem;
+	uint32_t n = g->nnodes;
+	size_t cnt = n ? n : 1;
+	l->cls = malloc(cnt);
+	l->reached_by = malloc(cnt);
+	l->cluster = malloc(cnt * sizeof(*l->cluster));
+	uint32_t *queue = malloc(cnt * sizeof(*queue)), *lk = NULL;
+	struct hc_error *err = NULL;
+	if (!l->cls || !l->reached_by || !l->cluster || !queue) {
+		err = &hc_error_nomem;
+		goto done;
+	}
+	reach(g, l->reached_by, queue);
+	for (uint32_t v = 0; v < n; v++) {
+		uint8_t c = l->reached_by[v] ? HC_ANCHORED
+			    : g->in_start[v + 1] == g->in_start[v] ? HC_LEAKED_UNREFERENCED
+								 : HC_LEAKED_INDIRECT;
+		l->cls[v] = c;
+		l->cluster[v] = NONE;
+		uint64_t b = node_bytes(g, v);
+		struct hc_tally *t = c == HC_ANCHORED ? &l->anchored : c == HC_LEAKED_UNREFERENCED ? &l->unreferenced
+												 : &l->indirect;
+		t->count++;
+		t->bytes += b;
+	}
+	l->leaked.count = l->unreferenced.count + l->indirect.count;
+	l->leaked.bytes = l->unreferenced.bytes + l->indirect.bytes;
+	/* the leaked nodes in address order: the rest of the work is theirs alone */
+	uint64_t nl64 = l->leaked.count;
+	lk = malloc((nl64 ? nl64 : 1) * sizeof(*lk));
+	if (!lk) {
+		err = &hc_error_nomem;
+		goto done;
+	}
+	uint32_t nl = 0;
+	for (uint32_t v = 0; v < n; v++)
+		if (l->cls[v] != HC_ANCHORED)
+			lk[nl++] = v;
+	/* cluster[] is free until the clusters are made: it holds Kahn's in-degrees */
+	mark_cycles(g, l->cls, l->cluster, lk, nl, queue);
+	err = clusters(g, l, lk, nl, queue);
+done:
+	free(lk);
+	free(queue);
+	if (err) {
+		hc_leaks_destroy(l);
+		return err;
+	}
+	*out = l;
+	return NULL;
+}
+
+void hc_leaks_destroy(struct hc_leaks *l)
+{
+	if (!l)
+		return;
+	free(l->cls);
+	free(l->reached_by);
+	free(l->cluster);
+	free(l->clusters);
+	free(l);
+}
