@@ -59,12 +59,17 @@ struct walk {
 
 static void start_run(struct walk *w)
 {
-	uint32_t *r = realloc(w->run_start, (w->nruns + 1) * sizeof(*r));
-	if (!r) {
-		w->oom = true;
+	/* an empty run just moves its start */
+	if (w->nruns && w->run_start[w->nruns - 1] == w->h->nchunks)
 		return;
+	if ((w->nruns & (w->nruns - 1)) == 0) {
+		uint32_t *r = realloc(w->run_start, (w->nruns ? w->nruns * 2 : 1) * sizeof(*r));
+		if (!r) {
+			w->oom = true;
+			return;
+		}
+		w->run_start = r;
 	}
-	w->run_start = r;
 	w->run_start[w->nruns++] = w->h->nchunks;
 }
 
@@ -592,12 +597,12 @@ static uint64_t memaligned_chunk_behind_stale_header(struct walk *w, uint64_t ma
 static void find_mmapped_chunks(struct walk *w)
 {
 	const struct hc_target *t = w->t;
-	/* segments are in address order, and so is the scan inside each */
-	start_run(w);
 	for (uint32_t i = 0; i < t->nsegments && !w->oom; i++) {
 		const struct hc_segment *seg = &t->segments[i];
 		if (!(seg->perms & HC_PERM_W) || seg->file >= 0)
 			continue;
+		/* the scan is in address order inside a segment; heaps may lie between segments */
+		start_run(w);
 		uint64_t a = seg->start;
 		/* where the current run of zero-headed pages began: a padded mapping may start there */
 		uint64_t floor = seg->start;
@@ -605,6 +610,7 @@ static void find_mmapped_chunks(struct walk *w)
 			uint64_t skip;
 			if (in_heap_range(w->h, a, w->L->heap_max_size, &skip)) {
 				a = floor = skip;
+				start_run(w);
 				continue;
 			}
 			uint64_t mapped = mmapped_chunk_at(w, a, a, seg->end), head = a, map = a;
@@ -687,13 +693,20 @@ static void sort_chunks(struct walk *w)
 	for (uint32_t i = 0; i < nr; i++)
 		for (uint32_t j = runs[i].start; j < runs[i].end; j++)
 			perm[k++] = j;
-	/* runs overlap only when damage made two arenas claim the same memory: sort it all then */
+	/* runs interleave only if a heap lies inside a scanned mapping: sort the few it takes */
 	bool sorted = true;
 	for (uint32_t i = 1; i < n && sorted; i++)
 		sorted = h->chunk_addr[perm[i - 1]] <= h->chunk_addr[perm[i]];
-	if (!sorted) {
-		corruption(w, h->chunk_addr[0], "two heaps overlap; their chunks are counted twice");
+	if (!sorted)
 		qsort_r(perm, n, sizeof(*perm), compare_by_address, h->chunk_addr);
+	/* chunks of distinct heaps can only overlap when damage made two arenas claim the same memory */
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t prev = h->chunk_addr[perm[i - 1]], end = prev + h->chunk_size[perm[i - 1]];
+		if (end > h->chunk_addr[perm[i]]) {
+			corruption(w, h->chunk_addr[perm[i]], "chunk overlaps the chunk at 0x%llx; two heaps claim the same memory",
+				   (unsigned long long)prev);
+			break;
+		}
 	}
 	uint64_t *t64 = tmp;
 	for (uint32_t i = 0; i < n; i++)

@@ -200,18 +200,49 @@ static uint64_t static_tls_below(const struct hc_symbols *s)
 }
 
 /*
+ * If addr lies in a chunk of h, the end of that chunk's user bytes (for an
+ * arena chunk, the next chunk's prev_size word included), else 0.
+ */
+static uint64_t chunk_end_at(const struct hc_glibc_heap *h, uint64_t addr)
+{
+	if (!h || !h->nchunks)
+		return 0;
+	uint32_t lo = 0, hi = h->nchunks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (h->chunk_addr[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return 0;
+	uint32_t c = lo - 1;
+	uint64_t end = h->chunk_addr[c] + h->chunk_size[c];
+	if (h->chunk_state[c] == HC_CHUNK_MMAPPED) {
+		const struct hc_glibc_layout *L = h->location.layout;
+		end += L && L->mmapped_size_excludes_header ? 16 : 0;
+	} else {
+		end += 8;
+	}
+	return addr < end ? end : 0;
+}
+
+/*
  * glibc puts a pthread's descriptor at the top of its stack mapping, so the
  * distance from tp to the end of that mapping is the descriptor's size (with
  * alignment): the same for every thread made by the same glibc. The distinct
- * values seen, smallest first; none if every thread is the main one.
+ * values seen, smallest first; none if every thread is the main one. A
+ * thread on a stack it allocated in the heap says nothing about this.
  */
-static uint32_t tcb_sizes(const struct hc_target *t, uint64_t *sizes)
+static uint32_t tcb_sizes(const struct hc_target *t, const struct hc_glibc_heap *h, uint64_t *sizes)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < t->nthreads; i++) {
 		const struct hc_thread *th = &t->threads[i];
 		const struct hc_segment *seg = th->has_tp ? hc_target_segment(t, th->tp) : NULL;
-		if (!seg || seg != hc_target_segment(t, th->sp) || seg->end - th->tp > MAX_TCB)
+		if (!seg || seg != hc_target_segment(t, th->sp) || seg->end - th->tp > MAX_TCB ||
+		    chunk_end_at(h, th->tp))
 			continue;
 		uint64_t v = seg->end - th->tp;
 		bool seen = false;
@@ -290,35 +321,6 @@ static void module_data(struct carve *c, struct cands *v, const struct hc_target
 	}
 }
 
-/*
- * If addr lies in a chunk of h, the end of that chunk's user bytes (for an
- * arena chunk, the next chunk's prev_size word included), else 0.
- */
-static uint64_t chunk_end_at(const struct hc_glibc_heap *h, uint64_t addr)
-{
-	if (!h || !h->nchunks)
-		return 0;
-	uint32_t lo = 0, hi = h->nchunks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (h->chunk_addr[mid] <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return 0;
-	uint32_t c = lo - 1;
-	uint64_t end = h->chunk_addr[c] + h->chunk_size[c];
-	if (h->chunk_state[c] == HC_CHUNK_MMAPPED) {
-		const struct hc_glibc_layout *L = h->location.layout;
-		end += L && L->mmapped_size_excludes_header ? 16 : 0;
-	} else {
-		end += 8;
-	}
-	return addr < end ? end : 0;
-}
-
 static int cmp_range(const void *a, const void *b)
 {
 	const struct hc_root_range *x = a, *y = b;
@@ -345,7 +347,7 @@ struct hc_error *hc_roots_find(struct hc_target *t, const struct hc_symbols *s,
 	struct cands v = { 0 };
 	bool x86 = t->arch == HC_ARCH_X86_64;
 	uint64_t sizes[MAX_TCB_SIZES];
-	uint32_t nsizes = tcb_sizes(t, sizes);
+	uint32_t nsizes = tcb_sizes(t, h, sizes);
 	uint64_t below = x86 ? static_tls_below(s) : 0;
 	if (x86 && !below) {
 		below = TLS_FALLBACK_BELOW;

@@ -81,7 +81,7 @@ struct hc_graph {
 
 	const struct hc_glibc_heap *heap;
 	const struct hc_target *target;
-	struct hc_graph_index *index; /* private to graph.c: address -> node lookup */
+	struct hc_graph_index *index; /* private to graph.c, graph_index.c: address -> node lookup */
 };
 
 struct hc_graph_options {

@@ -144,7 +144,8 @@ static void check_scenario(const struct truth *tr, void *arg)
 	struct hc_symbols *s = NULL;
 	struct hc_analysis *a = NULL;
 	struct hc_error *err = hc_target_open_core(tr->core, &t);
-	struct hc_symbol_options so = { .sysroot = tr->sysroot[0] ? tr->sysroot : NULL };
+	struct hc_symbol_options so = { .sysroot = tr->sysroot[0] ? tr->sysroot : NULL,
+					.binary = tr->binary[0] ? tr->binary : NULL };
 	if (!err)
 		err = hc_symbols_open(t, &so, &s);
 	if (!err)

@@ -75,6 +75,12 @@ bool truth_load(struct truth *t, const char *dir, const char *name)
 		parse_malloc_info(t, xml);
 		free(xml);
 	}
+	const char *scenario = json_string_value(json_object_get(t->json, "scenario"));
+	if (scenario) {
+		snprintf(t->binary, sizeof(t->binary), "%s/../bin/%s", dir, scenario);
+		if (access(t->binary, R_OK) != 0)
+			t->binary[0] = 0;
+	}
 	snprintf(path, sizeof(path), "%s/runtime.json", dir);
 	json_t *rt = json_load_file(path, 0, &e);
 	if (rt) {

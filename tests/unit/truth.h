@@ -19,6 +19,12 @@ struct truth_arena {
 struct truth {
 	char core[1024];
 	char sysroot[512];                 /* "" for the native runtime */
+	/*
+	 * The scenario's executable as make-test-cores.sh built it (OUTDIR/bin),
+	 * passed as BINARY: the copy inside a shared runtime root belongs to
+	 * whichever core directory was made last. "" if absent.
+	 */
+	char binary[1024];
 	char runtime[32];
 	json_t *json;                      /* the .truth.json document */
 	struct truth_arena arenas[64];
