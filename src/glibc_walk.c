@@ -50,6 +50,7 @@ struct walk {
 	struct mark *marks;
 	uint32_t nmarks, marks_cap;
 	uint32_t chunks_cap;
+	uint32_t chunks_hint;        /* first capacity of the chunk table */
 	uint8_t *chunk_kind;         /* enum free_kind per chunk, parallel to the chunk arrays */
 	/* chunks arrive in sorted runs (one per heap, one for the mmapped scan): where each begins */
 	uint32_t *run_start;
@@ -282,7 +283,13 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 		return false;
 	}
 	if (h->nchunks == w->chunks_cap) {
-		uint32_t cap = w->chunks_cap ? (w->chunks_cap > UINT32_MAX / 2 ? UINT32_MAX : w->chunks_cap * 2) : 4096;
+		/*
+		 * The first size is the most chunks the core could hold: large
+		 * allocations are mapped lazily, so the untouched tail costs no
+		 * memory, and 15 M chunks are never copied by doubling.
+		 */
+		uint32_t cap = w->chunks_cap ? (w->chunks_cap > UINT32_MAX / 2 ? UINT32_MAX : w->chunks_cap * 2)
+					     : w->chunks_hint;
 		uint64_t *a = realloc(h->chunk_addr, (size_t)cap * 8);
 		if (a)
 			h->chunk_addr = a;
@@ -1040,6 +1047,7 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	}
 	struct walk w = { .t = t, .h = h, .L = h->location.layout };
 	w.max_list = core_bytes(t) / MINSIZE + 1;
+	w.chunks_hint = w.max_list < 4096 ? 4096 : w.max_list > (1u << 28) ? (1u << 28) : (uint32_t)w.max_list;
 	err = walk_arenas(&w);
 	if (!err) {
 		find_mmapped_chunks(&w);
