@@ -29,6 +29,7 @@ struct cli_options {
 	const char *core;
 	const char *binary;
 	uint64_t address;          /* explain */
+	bool scan_free;            /* explain: what free chunks still point to */
 	bool progress;             /* stderr is a terminal */
 };
 
@@ -51,6 +52,7 @@ static const char usage_text[] =
 	"  --arena-method auto|symbols|disassembly|scan\n"
 	"                        how to find glibc's main_arena (default auto: in that order)\n"
 	"  --max-memory BYTES    refuse to use more than BYTES for decompressing the core (K/M/G suffixes)\n"
+	"  --scan-free           explain: also list free chunks whose stale words still point to ADDR\n"
 	"  -h, --help            this text\n"
 	"  --version             heapcore's version\n"
 	"\n"
@@ -88,7 +90,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_options(const char *command, int argc, char **argv, struct cli_options *o)
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
-	       OPT_ARENA_METHOD, OPT_MAX_MEMORY };
+	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
@@ -97,6 +99,7 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		{ "no-files", no_argument, NULL, OPT_NO_FILES },
 		{ "arena-method", required_argument, NULL, OPT_ARENA_METHOD },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "scan-free", no_argument, NULL, OPT_SCAN_FREE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +145,9 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		case OPT_MAX_MEMORY:
 			if (parse_size(optarg, &o->max_memory))
 				return usage_error("--max-memory takes a size such as 4G, not '%s'", optarg);
+			break;
+		case OPT_SCAN_FREE:
+			o->scan_free = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -297,7 +303,7 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 			fprintf(stderr, "\r%40s\r", "");
 		rc = report_error(hc_error_prefix(err, "%s", o->core));
 	} else {
-		json_t *r = explain ? hc_report_explain(a, o->address) : hc_report_analyze(a);
+		json_t *r = explain ? hc_report_explain(a, o->address, o->scan_free) : hc_report_analyze(a);
 		if (r)
 			hc_report_add_warnings(r, &t->warnings);
 		say_partial(t);

@@ -68,6 +68,45 @@ static json_t *outgoing_json(const struct hc_analysis *a, uint32_t v)
 	return list;
 }
 
+/* Where glibc's own links end in a free chunk: what follows is stale user data. */
+static uint64_t free_chunk_user_start(uint8_t state, uint64_t chunk_size)
+{
+	/* fd, bk (bins) or next, key (tcache); large bins add fd_nextsize, bk_nextsize */
+	if (state == HC_CHUNK_FREE && chunk_size >= 0x400)
+		return 48;
+	return state == HC_CHUNK_FASTBIN ? 24 : 32;
+}
+
+/* Free chunks whose stale words point into node v: a use-after-free, or memory still being read. */
+static json_t *free_references_json(const struct hc_analysis *a, uint32_t v)
+{
+	const struct hc_glibc_heap *h = a->heap;
+	const struct hc_graph *g = a->graph;
+	uint64_t lo = g->addr[v], hi = g->addr[v] + g->size[v];
+	json_t *list = json_array();
+	for (uint32_t i = 0; i < h->nchunks && json_array_size(list) < MAX_REFS; i++) {
+		uint8_t st = h->chunk_state[i];
+		if (st != HC_CHUNK_FREE && st != HC_CHUNK_FASTBIN && st != HC_CHUNK_TCACHE)
+			continue;
+		uint64_t start = h->chunk_addr[i] + free_chunk_user_start(st, h->chunk_size[i]);
+		uint64_t end = h->chunk_addr[i] + h->chunk_size[i];
+		struct hc_span span;
+		hc_target_span(a->target, start, end > start ? end - start : 0, &span);
+		for (uint64_t at = start; at + 8 <= start + span.len; at += 8) {
+			uint64_t word;
+			if (hc_span_u64(&span, at, &word) && word >= lo && word < hi) {
+				json_array_append_new(list, json_pack("{s:o, s:s, s:I, s:o}", "chunk",
+								      hc_json_address(h->chunk_addr[i]), "state",
+								      hc_chunk_state_name(st), "offset",
+								      (json_int_t)(at - h->chunk_addr[i] - 16),
+								      "to", hc_json_address(word)));
+				break;
+			}
+		}
+	}
+	return list;
+}
+
 static json_t *allocation_json(const struct hc_analysis *a, uint32_t v, uint64_t addr)
 {
 	const struct hc_graph *g = a->graph;
@@ -141,7 +180,7 @@ static json_t *outside_heap_json(const struct hc_analysis *a, uint64_t addr)
 	return o;
 }
 
-json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr)
+json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_free)
 {
 	json_t *r = json_pack("{s:o}", "address", hc_json_address(addr));
 	if (!r)
@@ -150,7 +189,10 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr)
 	uint32_t v = hc_graph_node_at(a->graph, addr);
 	if (v != UINT32_MAX) {
 		json_object_set_new(r, "what", json_string("allocation"));
-		json_object_set_new(r, "allocation", allocation_json(a, v, addr));
+		json_t *al = allocation_json(a, v, addr);
+		if (scan_free)
+			json_object_set_new(al, "free_references", free_references_json(a, v));
+		json_object_set_new(r, "allocation", al);
 		return r;
 	}
 	int64_t ci = hc_glibc_chunk_containing(h, addr);
@@ -232,6 +274,15 @@ void hc_report_explain_text(const json_t *r, FILE *out)
 			else
 				fprintf(out, "    %s (%s)%s\n", str(e, "allocation"), str(e, "class"),
 					json_is_true(json_object_get(e, "interior")) ? " interior pointer" : "");
+		}
+		const json_t *stale = json_object_get(al, "free_references");
+		if (stale) {
+			fprintf(out, "  free chunks that still point to it: %zu\n", json_array_size(stale));
+			for (size_t i = 0; i < json_array_size(stale); i++) {
+				const json_t *e = json_array_get(stale, i);
+				fprintf(out, "    %s (%s) at +%lld -> %s\n", str(e, "chunk"), str(e, "state"),
+					num(e, "offset"), str(e, "to"));
+			}
 		}
 		const json_t *outl = json_object_get(al, "outgoing");
 		fprintf(out, "  points to %zu:\n", json_array_size(outl));

@@ -85,7 +85,6 @@ struct hc_graph {
 };
 
 struct hc_graph_options {
-	bool scan_free;            /* also record what free chunks point to (not edges; for explain) */
 	void (*progress)(const char *phase, uint64_t done, uint64_t total, void *arg);
 	void *progress_arg;
 	/* threads scanning the heap, at most 2 (the result is the same): 0 = 2 if 2 CPUs and a big heap */

@@ -26,8 +26,12 @@ void hc_report_heap_text(const json_t *heap, FILE *out);
 json_t *hc_report_analyze(const struct hc_analysis *a);
 void hc_report_analyze_text(const json_t *report, FILE *out);
 
-/* `heapcore explain ADDR`: what the address is, why it is alive or leaked, its references. */
-json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr);
+/*
+ * `heapcore explain ADDR`: what the address is, why it is alive or leaked, its
+ * references; with scan_free, also the free chunks whose stale words still
+ * point into it (free memory is never an edge of the graph).
+ */
+json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_free);
 void hc_report_explain_text(const json_t *report, FILE *out);
 
 /* The chain that keeps node alive, root first, as JSON steps; an empty array if it is leaked. */

@@ -143,6 +143,50 @@ static void test_an_address_outside_the_heap_is_named_by_its_symbol_and_root(voi
 	json_decref(truth);
 }
 
+static const char stale_program[] =
+	"#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n"
+	"void *g_live;\n"
+	"int main(void) { g_live = malloc(100); void **f = malloc(200); memset(f, 0, 200);\n"
+	" f[8] = (char *)g_live + 16; void *keep = malloc(24); (void)keep;\n"
+	" printf(\"LIVE %p FREED %p\\n\", g_live, (void *)f); free(f);\n"
+	" printf(\"READY\\n\"); fflush(stdout); pause(); }\n";
+
+static void test_scan_free_finds_a_freed_chunk_still_pointing_to_an_allocation(void)
+{
+	const char *core = hc_fixture_make_core("stale", stale_program);
+	CU_ASSERT_FATAL(core != NULL);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/stale.out", hc_fixture_tmpdir());
+	char *out = hc_fixture_read_file(path, NULL);
+	CU_ASSERT_FATAL(out != NULL);
+	unsigned long long live = 0, freed = 0;
+	CU_ASSERT_EQUAL_FATAL(sscanf(out, "LIVE %llx FREED %llx", &live, &freed), 2);
+	free(out);
+	char args[800], *text = NULL;
+	snprintf(args, sizeof(args), "explain --scan-free --format json '%s' 0x%llx", core, live);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &text, NULL), 0);
+	json_t *r = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	const json_t *stale = json_object_get(json_object_get(r, "allocation"), "free_references");
+	CU_ASSERT_EQUAL_FATAL(json_array_size(stale), 1);
+	const json_t *e = json_array_get(stale, 0);
+	CU_ASSERT_EQUAL(hex(json_object_get(e, "chunk")), freed - 16);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "state")), "tcache");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(e, "offset")), 64);
+	CU_ASSERT_EQUAL(hex(json_object_get(e, "to")), live + 16);
+	/* free memory is never a reference: the allocation has just its global */
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(json_object_get(r, "allocation"), "incoming")), 1);
+	json_decref(r);
+	/* without the option, free memory is not looked at */
+	snprintf(args, sizeof(args), "explain --format json '%s' 0x%llx", core, live);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &text, NULL), 0);
+	r = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(r, "allocation"), "free_references"));
+	json_decref(r);
+}
+
 static void test_explain_without_an_address_is_a_usage_error(void)
 {
 	CU_ASSERT_EQUAL(hc_fixture_run_cli("explain /nonexistent/core", NULL, NULL), 2);
@@ -157,4 +201,5 @@ void hc_test_register_explain(void)
 	CU_add_test(s, "a leaked node is explained with its cluster", test_a_leaked_node_is_explained_with_its_cluster);
 	CU_add_test(s, "an address outside the heap is named by its symbol and root", test_an_address_outside_the_heap_is_named_by_its_symbol_and_root);
 	CU_add_test(s, "explain without an address is a usage error", test_explain_without_an_address_is_a_usage_error);
+	CU_add_test(s, "--scan-free finds a freed chunk still pointing to an allocation", test_scan_free_finds_a_freed_chunk_still_pointing_to_an_allocation);
 }
