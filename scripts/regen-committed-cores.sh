@@ -14,6 +14,8 @@
 #                                     regions fail its reads: heapcore must cope)
 #   <rt>/<scenario>.truth.json, <rt>/<scenario>.malloc_info.xml
 #   native/heap_basic.kernel.core.xz, .lz4   the smallest core in the other formats
+#   native/leak_native.core.zst + native/leak_native   the demo core and its executable
+#                                     (passed as BINARY: DWARF names the chains)
 #   manifest.json                     what each file is and how it was made
 # Needs root (chroot), gcc, gdb, python3, zstd, xz, lz4, and for the native
 # truth check libc6-dbg (apt-get install libc6-dbg).
@@ -54,6 +56,9 @@ for rt in native trixie sid; do
 	keep "$rt" heap_no_tcache
 done
 keep sid heap_threads
+# the demo core (scripts/demo.sh): leaks, anchors and chains, with its binary for names
+keep native leak_native
+cp "$WORK/bin/leak_native" "$DEST/native/leak_native"
 xz -9 -c "$WORK/native/heap_basic.kernel.core" >"$DEST/native/heap_basic.kernel.core.xz"
 lz4 -9 -q -c "$WORK/native/heap_basic.kernel.core" >"$DEST/native/heap_basic.kernel.core.lz4"
 

@@ -194,6 +194,16 @@ static void test_native_leaks_match_the_programs_record_on_glibc_2_43(void)
 	check_runtime("sid");
 }
 
+/* The committed core, read with its committed binary: a core made on another machine. */
+static void test_the_committed_leak_core_matches_its_record(void)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/tests/cores/committed/native", hc_fixture_source_dir());
+	mismatches = 0;
+	CU_ASSERT_EQUAL(truth_for_each_in(dir, "leak_", check_scenario, NULL), 1);
+	CU_ASSERT_EQUAL(mismatches, 0);
+}
+
 void hc_test_register_native_truth(void)
 {
 	CU_pSuite s = CU_add_suite("native_truth", NULL, NULL);
@@ -203,4 +213,5 @@ void hc_test_register_native_truth(void)
 		    test_native_leaks_match_the_programs_record_on_glibc_2_41);
 	CU_add_test(s, "native leaks, anchors and chains match the program's record on glibc 2.43",
 		    test_native_leaks_match_the_programs_record_on_glibc_2_43);
+	CU_add_test(s, "the committed leak core matches its record", test_the_committed_leak_core_matches_its_record);
 }

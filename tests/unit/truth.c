@@ -77,7 +77,10 @@ bool truth_load(struct truth *t, const char *dir, const char *name)
 	}
 	const char *scenario = json_string_value(json_object_get(t->json, "scenario"));
 	if (scenario) {
+		/* make-test-cores.sh keeps binaries in OUTDIR/bin; committed cores keep theirs beside them */
 		snprintf(t->binary, sizeof(t->binary), "%s/../bin/%s", dir, scenario);
+		if (access(t->binary, R_OK) != 0)
+			snprintf(t->binary, sizeof(t->binary), "%s/%s", dir, scenario);
 		if (access(t->binary, R_OK) != 0)
 			t->binary[0] = 0;
 	}
