@@ -271,40 +271,29 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 	return r;
 }
 
-static long long num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-static const char *str(const json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 void hc_report_analyze_text(const json_t *r, FILE *out)
 {
 	const json_t *g = json_object_get(r, "glibc");
 	const json_t *heap = json_object_get(r, "heap");
 	const json_t *totals = json_object_get(heap, "totals");
 	const json_t *used = json_object_get(totals, "used"), *mm = json_object_get(totals, "mmapped");
-	fprintf(out, "glibc %s, main_arena found by %s\n", str(g, "version"), str(g, "arena_method"));
+	fprintf(out, "glibc %s, main_arena found by %s\n", hc_json_str(g, "version"), hc_json_str(g, "arena_method"));
 	fprintf(out, "In use: %lld allocations, %lld bytes (%lld mmapped, %lld bytes)\n",
-		num(used, "count") + num(mm, "count"), num(used, "bytes") + num(mm, "bytes"),
-		num(mm, "count"), num(mm, "bytes"));
+		hc_json_int(used, "count") + hc_json_int(mm, "count"), hc_json_int(used, "bytes") + hc_json_int(mm, "bytes"),
+		hc_json_int(mm, "count"), hc_json_int(mm, "bytes"));
 
 	const json_t *l = json_object_get(r, "leaks");
 	const json_t *leaked = json_object_get(l, "leaked");
 	fprintf(out, "\nLeaked: %lld allocations, %lld bytes, in %lld clusters (%lld unreferenced heads, %lld reached only through them)\n",
-		num(leaked, "count"), num(leaked, "bytes"), num(l, "nclusters"),
-		num(json_object_get(l, "unreferenced"), "count"), num(json_object_get(l, "indirect"), "count"));
+		hc_json_int(leaked, "count"), hc_json_int(leaked, "bytes"), hc_json_int(l, "nclusters"),
+		hc_json_int(json_object_get(l, "unreferenced"), "count"), hc_json_int(json_object_get(l, "indirect"), "count"));
 	const json_t *groups = json_object_get(l, "groups");
 	if (json_array_size(groups)) {
 		fprintf(out, "  %12s %10s %9s  %s\n", "bytes", "count", "clusters", "what (example)");
 		for (size_t i = 0; i < json_array_size(groups) && i < 20; i++) {
 			const json_t *gr = json_array_get(groups, i);
-			fprintf(out, "  %12lld %10lld %9lld  %s (%s)\n", num(gr, "bytes"), num(gr, "count"),
-				num(gr, "clusters"), str(gr, "what"), str(gr, "example"));
+			fprintf(out, "  %12lld %10lld %9lld  %s (%s)\n", hc_json_int(gr, "bytes"), hc_json_int(gr, "count"),
+				hc_json_int(gr, "clusters"), hc_json_str(gr, "what"), hc_json_str(gr, "example"));
 		}
 	}
 
@@ -313,7 +302,7 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 		fprintf(out, "\nLargest owners (bytes they keep alive):\n");
 		for (size_t i = 0; i < json_array_size(owners) && i < 10; i++) {
 			const json_t *o = json_array_get(owners, i);
-			fprintf(out, "  %12lld  %s [%s]\n", num(o, "retained_bytes"), str(o, "name"), str(o, "kind"));
+			fprintf(out, "  %12lld  %s [%s]\n", hc_json_int(o, "retained_bytes"), hc_json_str(o, "name"), hc_json_str(o, "kind"));
 		}
 	}
 	const json_t *largest = json_object_get(r, "largest");
@@ -321,9 +310,9 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 		fprintf(out, "\nLargest holders (allocations that keep the most alive):\n");
 		for (size_t i = 0; i < json_array_size(largest) && i < 10; i++) {
 			const json_t *o = json_array_get(largest, i);
-			fprintf(out, "  %12lld  %s %s (%lld bytes)\n", num(o, "retained_bytes"),
-				*str(o, "type") ? str(o, "type") : "allocation", str(o, "address"), num(o, "size"));
-			fprintf(out, "                via %s\n", str(o, "path"));
+			fprintf(out, "  %12lld  %s %s (%lld bytes)\n", hc_json_int(o, "retained_bytes"),
+				*hc_json_str(o, "type") ? hc_json_str(o, "type") : "allocation", hc_json_str(o, "address"), hc_json_int(o, "size"));
+			fprintf(out, "                via %s\n", hc_json_str(o, "path"));
 		}
 	}
 	hc_report_warnings_text(r, out);

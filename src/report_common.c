@@ -11,6 +11,17 @@ json_t *hc_json_address(uint64_t addr)
 	return json_string(buf);
 }
 
+const char *hc_json_str(const json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+	return v ? v : "";
+}
+
+long long hc_json_int(const json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
 int hc_json_get_address(const json_t *obj, const char *key, uint64_t *out)
 {
 	const char *s = json_string_value(json_object_get(obj, key));

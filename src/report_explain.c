@@ -221,58 +221,47 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_
 	return r;
 }
 
-static const char *str(const json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
-static long long num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 void hc_report_explain_text(const json_t *r, FILE *out)
 {
-	const char *what = str(r, "what");
-	fprintf(out, "%s: ", str(r, "address"));
+	const char *what = hc_json_str(r, "what");
+	fprintf(out, "%s: ", hc_json_str(r, "address"));
 	if (!strcmp(what, "allocation")) {
 		const json_t *al = json_object_get(r, "allocation");
 		fprintf(out, "offset %lld in the %lld-byte allocation at %s (%s; chunk %s, %s)\n",
-			num(al, "offset"), num(al, "size"), str(al, "address"),
-			*str(al, "type") ? str(al, "type") : "type unknown", str(al, "chunk"), str(al, "state"));
-		fprintf(out, "  %s", str(al, "class"));
+			hc_json_int(al, "offset"), hc_json_int(al, "size"), hc_json_str(al, "address"),
+			*hc_json_str(al, "type") ? hc_json_str(al, "type") : "type unknown", hc_json_str(al, "chunk"), hc_json_str(al, "state"));
+		fprintf(out, "  %s", hc_json_str(al, "class"));
 		const json_t *kinds = json_object_get(al, "reached_by");
 		for (size_t i = 0; i < json_array_size(kinds); i++)
 			fprintf(out, "%s%s", i ? ", " : "; reached from ", json_string_value(json_array_get(kinds, i)));
-		fprintf(out, "\n  retains %lld bytes\n", num(al, "retained_bytes"));
+		fprintf(out, "\n  retains %lld bytes\n", hc_json_int(al, "retained_bytes"));
 		const json_t *chain = json_object_get(al, "chain");
 		if (json_array_size(chain)) {
-			fprintf(out, "  kept alive by: %s\n", str(al, "path"));
+			fprintf(out, "  kept alive by: %s\n", hc_json_str(al, "path"));
 			for (size_t i = 0; i < json_array_size(chain); i++) {
 				const json_t *st = json_array_get(chain, i);
 				if (json_object_get(st, "owner"))
-					fprintf(out, "    %s [%s] at %s\n", str(st, "owner"), str(st, "kind"),
-						json_object_get(st, "register") ? "a register" : str(st, "at"));
+					fprintf(out, "    %s [%s] at %s\n", hc_json_str(st, "owner"), hc_json_str(st, "kind"),
+						json_object_get(st, "register") ? "a register" : hc_json_str(st, "at"));
 				else
-					fprintf(out, "    -> %s%s%s\n", str(st, "at"), *str(st, "type") ? "  " : "",
-						str(st, "type"));
+					fprintf(out, "    -> %s%s%s\n", hc_json_str(st, "at"), *hc_json_str(st, "type") ? "  " : "",
+						hc_json_str(st, "type"));
 			}
-			fprintf(out, "    -> %s\n", str(al, "address"));
+			fprintf(out, "    -> %s\n", hc_json_str(al, "address"));
 		}
 		const json_t *c = json_object_get(al, "cluster");
 		if (c)
 			fprintf(out, "  in a leaked cluster of %lld allocations, %lld bytes, head %s%s\n",
-				num(c, "count"), num(c, "bytes"), str(c, "head"),
+				hc_json_int(c, "count"), hc_json_int(c, "bytes"), hc_json_str(c, "head"),
 				json_is_true(json_object_get(c, "cyclic")) ? " (a cycle)" : "");
 		const json_t *in = json_object_get(al, "incoming");
 		fprintf(out, "  referenced by %zu:\n", json_array_size(in));
 		for (size_t i = 0; i < json_array_size(in); i++) {
 			const json_t *e = json_array_get(in, i);
 			if (json_object_get(e, "owner"))
-				fprintf(out, "    %s [%s]\n", str(e, "owner"), str(e, "kind"));
+				fprintf(out, "    %s [%s]\n", hc_json_str(e, "owner"), hc_json_str(e, "kind"));
 			else
-				fprintf(out, "    %s (%s)%s\n", str(e, "allocation"), str(e, "class"),
+				fprintf(out, "    %s (%s)%s\n", hc_json_str(e, "allocation"), hc_json_str(e, "class"),
 					json_is_true(json_object_get(e, "interior")) ? " interior pointer" : "");
 		}
 		const json_t *stale = json_object_get(al, "free_references");
@@ -280,39 +269,39 @@ void hc_report_explain_text(const json_t *r, FILE *out)
 			fprintf(out, "  free chunks that still point to it: %zu\n", json_array_size(stale));
 			for (size_t i = 0; i < json_array_size(stale); i++) {
 				const json_t *e = json_array_get(stale, i);
-				fprintf(out, "    %s (%s) at +%lld -> %s\n", str(e, "chunk"), str(e, "state"),
-					num(e, "offset"), str(e, "to"));
+				fprintf(out, "    %s (%s) at +%lld -> %s\n", hc_json_str(e, "chunk"), hc_json_str(e, "state"),
+					hc_json_int(e, "offset"), hc_json_str(e, "to"));
 			}
 		}
 		const json_t *outl = json_object_get(al, "outgoing");
 		fprintf(out, "  points to %zu:\n", json_array_size(outl));
 		for (size_t i = 0; i < json_array_size(outl); i++) {
 			const json_t *e = json_array_get(outl, i);
-			fprintf(out, "    +%lld -> %s%s\n", num(e, "offset"), str(e, "to"),
+			fprintf(out, "    +%lld -> %s%s\n", hc_json_int(e, "offset"), hc_json_str(e, "to"),
 				json_is_true(json_object_get(e, "interior")) ? " (interior)" : "");
 		}
 	} else if (!strcmp(what, "free chunk") || !strcmp(what, "chunk header")) {
 		const json_t *c = json_object_get(r, "chunk");
-		fprintf(out, "%s: offset %lld in the %lld-byte chunk at %s (%s)\n", what, num(c, "offset"),
-			num(c, "size"), str(c, "address"), str(c, "state"));
+		fprintf(out, "%s: offset %lld in the %lld-byte chunk at %s (%s)\n", what, hc_json_int(c, "offset"),
+			hc_json_int(c, "size"), hc_json_str(c, "address"), hc_json_str(c, "state"));
 	} else if (!strcmp(what, "allocator metadata")) {
-		fprintf(out, "glibc's own bookkeeping (heap_info / malloc_state) of arena %s\n", str(r, "arena"));
+		fprintf(out, "glibc's own bookkeeping (heap_info / malloc_state) of arena %s\n", hc_json_str(r, "arena"));
 	} else {
 		const json_t *o = json_object_get(r, "outside");
 		if (!json_is_true(json_object_get(o, "mapped"))) {
 			fprintf(out, "not heap: no mapping of the process holds this address\n");
 		} else {
-			fprintf(out, "not heap: in mapping %s-%s", str(json_object_get(o, "mapping"), "start"),
-				str(json_object_get(o, "mapping"), "end"));
+			fprintf(out, "not heap: in mapping %s-%s", hc_json_str(json_object_get(o, "mapping"), "start"),
+				hc_json_str(json_object_get(o, "mapping"), "end"));
 			if (json_object_get(o, "file"))
-				fprintf(out, " of %s", str(o, "file"));
+				fprintf(out, " of %s", hc_json_str(o, "file"));
 			if (json_object_get(o, "symbol"))
-				fprintf(out, ", at %s", str(o, "symbol"));
+				fprintf(out, ", at %s", hc_json_str(o, "symbol"));
 			if (json_object_get(o, "root_kind"))
-				fprintf(out, " (%s root)", str(o, "root_kind"));
+				fprintf(out, " (%s root)", hc_json_str(o, "root_kind"));
 			fprintf(out, "\n");
 			if (json_object_get(o, "points_to"))
-				fprintf(out, "  the word there points to the allocation at %s\n", str(o, "points_to"));
+				fprintf(out, "  the word there points to the allocation at %s\n", hc_json_str(o, "points_to"));
 		}
 	}
 	hc_report_warnings_text(r, out);

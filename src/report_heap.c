@@ -104,17 +104,6 @@ json_t *hc_report_heap(const struct hc_target *t, const struct hc_glibc_heap *h)
 	return json_pack("{s:{s:s}, s:o, s:o}", "core", "path", t->path, "glibc", glibc, "heap", heap);
 }
 
-static long long num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-static const char *str(const json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 static void print_states(FILE *out, const json_t *o)
 {
 	static const char *const labels[HC_CHUNK_STATE_COUNT] = {
@@ -122,8 +111,8 @@ static void print_states(FILE *out, const json_t *o)
 	};
 	for (int s = 0; s < HC_CHUNK_STATE_COUNT; s++) {
 		const json_t *t = json_object_get(o, state_keys[s]);
-		fprintf(out, "    %-12s %10lld chunks %15lld bytes\n", labels[s], num(t, "count"),
-			num(t, "bytes"));
+		fprintf(out, "    %-12s %10lld chunks %15lld bytes\n", labels[s], hc_json_int(t, "count"),
+			hc_json_int(t, "bytes"));
 	}
 }
 
@@ -132,9 +121,9 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 	const json_t *g = json_object_get(r, "glibc");
 	const json_t *heap = json_object_get(r, "heap");
 	fprintf(out, "glibc %s%s (layout %s); main_arena %s found by %s\n",
-		*str(g, "version") ? str(g, "version") : "version unknown",
+		*hc_json_str(g, "version") ? hc_json_str(g, "version") : "version unknown",
 		json_is_true(json_object_get(g, "version_known")) ? "" : " (guessed)",
-		str(g, "layout"), str(g, "main_arena"), str(g, "arena_method"));
+		hc_json_str(g, "layout"), hc_json_str(g, "main_arena"), hc_json_str(g, "arena_method"));
 	fprintf(out, "\nTotal:\n");
 	print_states(out, json_object_get(heap, "totals"));
 
@@ -142,19 +131,19 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 	for (size_t i = 0; i < json_array_size(arenas); i++) {
 		const json_t *a = json_array_get(arenas, i);
 		const json_t *heaps = json_object_get(a, "heaps");
-		fprintf(out, "\nArena %s%s: %zu heap%s, system_mem %lld bytes\n", str(a, "address"),
+		fprintf(out, "\nArena %s%s: %zu heap%s, system_mem %lld bytes\n", hc_json_str(a, "address"),
 			json_is_true(json_object_get(a, "main")) ? " (main)" : "",
 			json_array_size(heaps), json_array_size(heaps) == 1 ? "" : "s",
-			num(a, "system_mem"));
+			hc_json_int(a, "system_mem"));
 		print_states(out, a);
 		const json_t *fb = json_object_get(a, "free_bins");
 		fprintf(out, "    free by bin: unsorted %lld, small %lld, large %lld chunks\n",
-			num(json_object_get(fb, "unsorted"), "count"),
-			num(json_object_get(fb, "small"), "count"),
-			num(json_object_get(fb, "large"), "count"));
-		if (num(a, "unwalked_bytes"))
+			hc_json_int(json_object_get(fb, "unsorted"), "count"),
+			hc_json_int(json_object_get(fb, "small"), "count"),
+			hc_json_int(json_object_get(fb, "large"), "count"));
+		if (hc_json_int(a, "unwalked_bytes"))
 			fprintf(out, "    %lld bytes could not be walked (damaged headers)\n",
-				num(a, "unwalked_bytes"));
+				hc_json_int(a, "unwalked_bytes"));
 	}
 
 	const json_t *tc = json_object_get(heap, "tcaches");
@@ -163,10 +152,10 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 		for (size_t i = 0; i < json_array_size(tc); i++) {
 			const json_t *c = json_array_get(tc, i);
 			if (json_object_get(c, "tid"))
-				fprintf(out, "    tid %-8lld", num(c, "tid"));
+				fprintf(out, "    tid %-8lld", hc_json_int(c, "tid"));
 			else
 				fprintf(out, "    %-12s", "(no thread)");
-			fprintf(out, " %s: %lld chunks\n", str(c, "address"), num(c, "count"));
+			fprintf(out, " %s: %lld chunks\n", hc_json_str(c, "address"), hc_json_int(c, "count"));
 		}
 	}
 
@@ -176,19 +165,19 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 	for (size_t i = 0; i < json_array_size(hist); i++) {
 		const json_t *b = json_array_get(hist, i);
 		char range[40];
-		snprintf(range, sizeof(range), "%lld-%lld", num(b, "min"), num(b, "max"));
+		snprintf(range, sizeof(range), "%lld-%lld", hc_json_int(b, "min"), hc_json_int(b, "max"));
 		const json_t *u = json_object_get(b, "in_use"), *f = json_object_get(b, "free");
-		fprintf(out, "    %-22s %10lld %15lld %10lld %15lld\n", range, num(u, "count"),
-			num(u, "bytes"), num(f, "count"), num(f, "bytes"));
+		fprintf(out, "    %-22s %10lld %15lld %10lld %15lld\n", range, hc_json_int(u, "count"),
+			hc_json_int(u, "bytes"), hc_json_int(f, "count"), hc_json_int(f, "bytes"));
 	}
 
 	const json_t *cor = json_object_get(heap, "corruptions");
 	if (json_array_size(cor)) {
 		fprintf(out, "\nHeap corruption (%zu%s):\n", json_array_size(cor),
-			num(heap, "corruptions_dropped") ? " shown" : "");
+			hc_json_int(heap, "corruptions_dropped") ? " shown" : "");
 		for (size_t i = 0; i < json_array_size(cor) && i < 50; i++) {
 			const json_t *c = json_array_get(cor, i);
-			fprintf(out, "    %s: %s\n", str(c, "address"), str(c, "message"));
+			fprintf(out, "    %s: %s\n", hc_json_str(c, "address"), hc_json_str(c, "message"));
 		}
 	}
 	/* the warnings repeat each corruption; show only the others */
@@ -197,7 +186,7 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 	const json_t *warnings = json_object_get(r, "warnings");
 	for (size_t i = 0; i < json_array_size(warnings); i++) {
 		const json_t *w = json_array_get(warnings, i);
-		if (strncmp(str(w, "message"), "heap corruption at ", 19) != 0)
+		if (strncmp(hc_json_str(w, "message"), "heap corruption at ", 19) != 0)
 			json_array_append(filtered, (json_t *)w);
 	}
 	if (copy) {

@@ -131,64 +131,53 @@ json_t *hc_report_info(const struct hc_target *t, const struct hc_symbols *s)
 	return r;
 }
 
-static const char *str(const json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
-static long long num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 void hc_report_info_text(const json_t *r, FILE *out)
 {
 	const json_t *core = json_object_get(r, "core");
-	fprintf(out, "Core:     %s (%s, %lld bytes%s%s%s)\n", str(core, "path"), str(core, "arch"),
-		num(core, "size"), strcmp(str(core, "compression"), "none") ? ", " : "",
-		strcmp(str(core, "compression"), "none") ? str(core, "compression") : "",
+	fprintf(out, "Core:     %s (%s, %lld bytes%s%s%s)\n", hc_json_str(core, "path"), hc_json_str(core, "arch"),
+		hc_json_int(core, "size"), strcmp(hc_json_str(core, "compression"), "none") ? ", " : "",
+		strcmp(hc_json_str(core, "compression"), "none") ? hc_json_str(core, "compression") : "",
 		json_is_true(json_object_get(core, "truncated")) ? ", TRUNCATED" : "");
 	const json_t *p = json_object_get(r, "process");
 	if (p)
-		fprintf(out, "Process:  pid %lld (%s), ppid %lld, uid %lld, args: %s\n", num(p, "pid"),
-			str(p, "name"), num(p, "ppid"), num(p, "uid"), str(p, "args"));
+		fprintf(out, "Process:  pid %lld (%s), ppid %lld, uid %lld, args: %s\n", hc_json_int(p, "pid"),
+			hc_json_str(p, "name"), hc_json_int(p, "ppid"), hc_json_int(p, "uid"), hc_json_str(p, "args"));
 	const json_t *g = json_object_get(r, "signal");
 	if (g) {
-		fprintf(out, "Signal:   %lld %s, code %lld", num(g, "number"), str(g, "name"),
-			num(g, "code"));
+		fprintf(out, "Signal:   %lld %s, code %lld", hc_json_int(g, "number"), hc_json_str(g, "name"),
+			hc_json_int(g, "code"));
 		if (json_object_get(g, "address"))
-			fprintf(out, ", address %s", str(g, "address"));
+			fprintf(out, ", address %s", hc_json_str(g, "address"));
 		fprintf(out, "\n");
 	}
 	const json_t *threads = json_object_get(r, "threads");
 	fprintf(out, "\nThreads (%zu):\n", json_array_size(threads));
 	for (size_t i = 0; i < json_array_size(threads); i++) {
 		const json_t *th = json_array_get(threads, i);
-		fprintf(out, "  tid %-8lld pc %-18s sp %-18s %s\n", num(th, "tid"), str(th, "pc"),
-			str(th, "sp"), str(th, "function"));
+		fprintf(out, "  tid %-8lld pc %-18s sp %-18s %s\n", hc_json_int(th, "tid"), hc_json_str(th, "pc"),
+			hc_json_str(th, "sp"), hc_json_str(th, "function"));
 	}
 	const json_t *mods = json_object_get(r, "modules");
 	fprintf(out, "\nModules (%zu):\n", json_array_size(mods));
 	for (size_t i = 0; i < json_array_size(mods); i++) {
 		const json_t *m = json_array_get(mods, i);
-		const char *id = str(m, "build_id");
-		fprintf(out, "  %-18s %-8s %-40s %s", str(m, "start"), str(m, "file_status"),
-			*id ? id : "(no build-id in core)", str(m, "name"));
+		const char *id = hc_json_str(m, "build_id");
+		fprintf(out, "  %-18s %-8s %-40s %s", hc_json_str(m, "start"), hc_json_str(m, "file_status"),
+			*id ? id : "(no build-id in core)", hc_json_str(m, "name"));
 		if (json_object_get(m, "debug_file"))
-			fprintf(out, "  [debug: %s]", str(m, "debug_file"));
+			fprintf(out, "  [debug: %s]", hc_json_str(m, "debug_file"));
 		fprintf(out, "\n");
 	}
 	const json_t *maps = json_object_get(r, "mappings");
 	fprintf(out, "\nMappings (%zu):\n", json_array_size(maps));
 	for (size_t i = 0; i < json_array_size(maps); i++) {
 		const json_t *m = json_array_get(maps, i);
-		long long size = num(m, "size"), dumped = num(m, "dumped");
+		long long size = hc_json_int(m, "size"), dumped = hc_json_int(m, "dumped");
 		char note[96] = "";
 		if (dumped < size)
 			snprintf(note, sizeof(note), " (%lld of %lld bytes in core)", dumped, size);
-		fprintf(out, "  %18s-%-18s %s %10lld %s%s\n", str(m, "start"), str(m, "end"),
-			str(m, "perms"), size, str(m, "file"), note);
+		fprintf(out, "  %18s-%-18s %s %10lld %s%s\n", hc_json_str(m, "start"), hc_json_str(m, "end"),
+			hc_json_str(m, "perms"), size, hc_json_str(m, "file"), note);
 	}
 	hc_report_warnings_text(r, out);
 }

@@ -89,24 +89,6 @@ struct hc_graph *hand_graph(uint32_t nnodes, uint32_t nowners, const struct hand
 
 void hand_graph_free(struct hc_graph *g)
 {
-	if (!g)
-		return;
-	free(g->addr);
-	free(g->size);
-	free(g->chunk);
-	free(g->root_kinds);
-	free(g->out_start);
-	free(g->out);
-	free(g->out_flags);
-	free(g->in_start);
-	free(g->in);
-	free(g->in_flags);
-	for (uint32_t o = 0; o < g->nowners; o++)
-		free(g->owners[o].name);
-	free(g->owners);
-	free(g->roots);
-	free(g->owner_out_start);
-	free(g->owner_out);
-	free(g->owner_out_flags);
-	free(g);
+	/* built field by field like hc_graph_build's result, so freed the same way */
+	hc_graph_destroy(g);
 }
