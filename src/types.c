@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "types_internal.h"
 
@@ -134,16 +136,20 @@ uint32_t hc_types_type(struct hc_types_build *b, enum hc_type_source source, con
 	if (ty->ntypes == b->types_cap) {
 		uint32_t cap = b->types_cap ? b->types_cap * 2 : 256;
 		struct hc_type *t = realloc(ty->types, cap * sizeof(*t));
-		if (!t) {
+		if (t)
+			ty->types = t;
+		uint32_t *tl = t ? realloc(b->p->type_layout, cap * sizeof(*tl)) : NULL;
+		if (!tl) {
 			b->nomem = true;
 			return HC_TYPE_NONE;
 		}
-		ty->types = t;
+		b->p->type_layout = tl;
 		b->types_cap = cap;
 	}
 	id = ty->ntypes;
 	/* name holds the string offset until the pool stops moving */
 	ty->types[id] = (struct hc_type){ .name = (const char *)(uintptr_t)so, .source = source };
+	b->p->type_layout[id] = HC_TYPE_NONE;
 	if (!hc_u64map_put(&b->type_ids, key, id)) {
 		b->nomem = true;
 		return HC_TYPE_NONE;
@@ -187,14 +193,74 @@ bool hc_types_is_code(const struct hc_symbols *s, uint64_t addr)
 	return m && hc_symbols_code_range(s, m, &lo, &hi) && addr >= lo && addr < hi;
 }
 
-static uint64_t node_bytes(const struct hc_graph *g, uint32_t n)
+uint32_t hc_types_node_layout(const struct hc_types *ty, uint32_t n)
 {
-	if (g->heap && g->chunk && g->target)
-		return hc_graph_node_bytes(g, n);
-	return g->size[n];
+	const struct hc_types_priv *p = ty->priv;
+	if (p->layout_sel && p->layout_sel[n])
+		return p->sel_codes[p->layout_sel[n] - 1];
+	if (p->layout_exc.count) {
+		uint32_t code = hc_u64map_get(&p->layout_exc, n);
+		if (code != HC_MAP_NONE)
+			return code;
+	}
+	uint32_t id = ty->node_type[n];
+	return id != HC_TYPE_NONE ? p->type_layout[id] : HC_TYPE_NONE;
+}
+
+bool hc_types_set_node_layout(struct hc_types_build *b, uint32_t n, uint32_t code)
+{
+	struct hc_types_priv *p = b->p;
+	uint32_t k = 0;
+	while (k < p->nsel_codes && p->sel_codes[k] != code)
+		k++;
+	if (k == HC_LAYOUT_SELS)
+		return hc_u64map_put(&p->layout_exc, n, code);
+	if (!p->layout_sel) {
+		/* zeroed pages cost nothing until written: only the pages of such nodes are */
+		p->layout_sel = calloc(b->g->nnodes, 1);
+		if (!p->layout_sel)
+			return false;
+	}
+	if (k == p->nsel_codes)
+		p->sel_codes[p->nsel_codes++] = code;
+	p->layout_sel[n] = (uint8_t)(k + 1);
+	return true;
+}
+
+void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void *x, void *y)
+{
+	pthread_t th;
+	bool threaded = b->nthreads > 1 && pthread_create(&th, NULL, fn, y) == 0;
+	fn(x);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		fn(y);
 }
 
 /* ---- the driver ---- */
+
+
+/*
+ * A per-node array, on transparent huge pages where the kernel gives them
+ * only on request (as dominators.c asks, where the reasons are given): the
+ * DWARF pass reads and writes node_type and node_via in pointer-chasing
+ * order, and with 4 KiB pages nearly every such access also misses the TLB.
+ */
+static void *alloc_nodes(size_t count, size_t elem)
+{
+	size_t bytes = (count ? count : 1) * elem;
+	void *p = malloc(bytes);
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = 2u << 20;
+	if (p && bytes >= (8u << 20)) {
+		uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
+		if (end > start)
+			madvise((void *)start, end - start, MADV_HUGEPAGE);
+	}
+#endif
+	return p;
+}
 
 static int cmp_type(const void *a, const void *b, void *arg)
 {
@@ -208,49 +274,142 @@ static int cmp_type(const void *a, const void *b, void *arg)
 	return c ? c : (int)x->source - (int)y->source;
 }
 
-/* Counts, then sorts the table by bytes and renumbers the nodes' types. */
+/* One thread's tally of a range of nodes: count and bytes per type. */
+struct tally {
+	const struct hc_types_build *b;
+	uint32_t n0, n1;
+	uint64_t *count, *bytes;
+};
+
+static void *tally_run(void *arg)
+{
+	struct tally *t = arg;
+	const struct hc_graph *g = t->b->g;
+	const uint32_t *type = t->b->ty->node_type;
+	bool chunks = g->heap && g->chunk && g->target;
+	for (uint32_t n = t->n0; n < t->n1; n++) {
+		t->count[type[n]]++;
+		t->bytes[type[n]] += chunks ? hc_graph_node_bytes(g, n) : g->size[n];
+	}
+	return NULL;
+}
+
+/* Renumbers a range of nodes' types: rank[old id] is the new one. */
+struct renumber {
+	uint32_t *type, *rank;
+	uint32_t n0, n1;
+};
+
+static void *renumber_run(void *arg)
+{
+	struct renumber *r = arg;
+	for (uint32_t n = r->n0; n < r->n1; n++)
+		r->type[n] = r->rank[r->type[n]];
+	return NULL;
+}
+
+/*
+ * Counts, then sorts the table by bytes and renumbers the nodes' types (and
+ * the per-type layouts with them). The order is total (a name and a source
+ * name one type), so the result does not depend on the order the passes
+ * made the types in, which two threads do not keep.
+ */
 static bool finish(struct hc_types_build *b)
 {
 	struct hc_types *ty = b->ty;
 	const struct hc_graph *g = b->g;
 	for (uint32_t i = 0; i < ty->ntypes; i++)
 		ty->types[i].name = ty->strings + (uintptr_t)ty->types[i].name;
-	for (uint32_t n = 0; n < g->nnodes; n++) {
-		struct hc_type *t = &ty->types[ty->node_type[n]];
-		t->count++;
-		t->bytes += node_bytes(g, n);
-	}
-	uint32_t *order = malloc((ty->ntypes ? ty->ntypes : 1) * sizeof(*order));
-	uint32_t *rank = malloc((ty->ntypes ? ty->ntypes : 1) * sizeof(*rank));
-	struct hc_type *sorted = malloc((ty->ntypes ? ty->ntypes : 1) * sizeof(*sorted));
-	if (!order || !rank || !sorted) {
+	size_t nt = ty->ntypes ? ty->ntypes : 1;
+	uint64_t *counts = calloc(4 * nt, sizeof(uint64_t));
+	uint32_t *order = malloc(nt * sizeof(*order));
+	uint32_t *rank = malloc(nt * sizeof(*rank));
+	uint32_t *layout = malloc(nt * sizeof(*layout));
+	struct hc_type *sorted = malloc(nt * sizeof(*sorted));
+	if (!counts || !order || !rank || !layout || !sorted) {
+		free(counts);
 		free(order);
 		free(rank);
+		free(layout);
 		free(sorted);
 		return false;
 	}
+	uint32_t half = g->nnodes / 2;
+	struct tally t[2] = { { b, 0, half, counts, counts + nt }, { b, half, g->nnodes, counts + 2 * nt, counts + 3 * nt } };
+	hc_types_run_pair(b, tally_run, &t[0], &t[1]);
+	for (uint32_t i = 0; i < ty->ntypes; i++) {
+		ty->types[i].count = t[0].count[i] + t[1].count[i];
+		ty->types[i].bytes = t[0].bytes[i] + t[1].bytes[i];
+	}
+	free(counts);
 	for (uint32_t i = 0; i < ty->ntypes; i++)
 		order[i] = i;
 	qsort_r(order, ty->ntypes, sizeof(*order), cmp_type, ty);
 	for (uint32_t i = 0; i < ty->ntypes; i++) {
 		sorted[i] = ty->types[order[i]];
+		layout[i] = b->p->type_layout[order[i]];
 		rank[order[i]] = i;
 	}
-	for (uint32_t n = 0; n < g->nnodes; n++)
-		ty->node_type[n] = rank[ty->node_type[n]];
+	struct renumber r[2] = { { ty->node_type, rank, 0, half }, { ty->node_type, rank, half, g->nnodes } };
+	hc_types_run_pair(b, renumber_run, &r[0], &r[1]);
 	free(ty->types);
 	ty->types = sorted;
+	free(b->p->type_layout);
+	b->p->type_layout = layout;
 	free(order);
 	free(rank);
 	return true;
 }
 
+/* The modules' extents, sorted and merged, for hc_ranges_has. */
+static bool module_ranges(struct hc_types_build *b)
+{
+	struct hc_ranges *r = &b->modules;
+	uint32_t n = b->s->nmodules;
+	r->lo = malloc((n ? n : 1) * sizeof(uint64_t));
+	r->hi = malloc((n ? n : 1) * sizeof(uint64_t));
+	if (!r->lo || !r->hi)
+		return false;
+	/* modules are sorted by start; an extent inside or across the one before merges into it */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct hc_module *m = &b->s->modules[i];
+		if (m->end <= m->start)
+			continue;
+		if (r->n && m->start <= r->hi[r->n - 1]) {
+			if (m->end > r->hi[r->n - 1])
+				r->hi[r->n - 1] = m->end;
+			continue;
+		}
+		r->lo[r->n] = m->start;
+		r->hi[r->n] = m->end;
+		r->n++;
+	}
+	r->min = r->n ? r->lo[0] : 1;
+	r->max = r->n ? r->hi[r->n - 1] : 0;
+	return true;
+}
+
+/* Below this many nodes a second thread costs more than it saves. */
+#define MIN_NODES_PER_THREAD (1u << 18)
+
+static unsigned thread_count(const struct hc_types_options *o, uint32_t nnodes)
+{
+	unsigned want = o && o->threads ? o->threads : 0;
+	if (!want) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		want = cpus >= 2 && nnodes >= 2 * MIN_NODES_PER_THREAD ? 2 : 1;
+	}
+	return want > 2 ? 2 : want;
+}
+
 static void build_free(struct hc_types_build *b)
 {
+	pthread_mutex_destroy(&b->lock);
 	hc_u64map_free(&b->strs);
 	hc_u64map_free(&b->type_ids);
 	hc_u64map_free(&b->layout_ids);
-	free(b->ptrs);
+	free(b->modules.lo);
+	free(b->modules.hi);
 }
 
 struct hc_error *hc_types_infer(const struct hc_graph *g, struct hc_symbols *s, struct hc_types **out)
@@ -263,24 +422,36 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 {
 	*out = NULL;
 	struct hc_types *ty = calloc(1, sizeof(*ty));
-	if (!ty)
+	struct hc_types_priv *p = calloc(1, sizeof(*p));
+	if (!ty || !p || pthread_mutex_init(&p->lock, NULL)) {
+		free(ty);
+		free(p);
 		return &hc_error_nomem;
-	size_t n = g->nnodes ? g->nnodes : 1;
+	}
+	ty->priv = p;
+	p->g = g;
 	ty->nnodes = g->nnodes;
 	ty->symbols = s;
-	ty->node_type = malloc(n * sizeof(uint32_t));
-	ty->node_via = malloc(n * sizeof(uint32_t));
-	ty->node_member = malloc(n * sizeof(uint32_t));
-	ty->node_layout = malloc(n * sizeof(uint32_t));
-	struct hc_types_build b = { .g = g, .s = s, .t = s->target, .unwind = o ? o->unwind : NULL, .ty = ty };
-	if (!ty->node_type || !ty->node_via || !ty->node_member || !ty->node_layout) {
+	/* the vtable pass fills both for every node (HC_TYPE_NONE where it has nothing): no memset */
+	ty->node_type = alloc_nodes(g->nnodes, sizeof(uint32_t));
+	ty->node_via = alloc_nodes(g->nnodes, sizeof(uint32_t));
+	struct hc_types_build b = { .g = g, .s = s, .t = s->target, .unwind = o ? o->unwind : NULL, .ty = ty, .p = p,
+				    .nthreads = thread_count(o, g->nnodes) };
+	if (!ty->node_type || !ty->node_via || pthread_mutex_init(&b.lock, NULL)) {
 		hc_types_destroy(ty);
 		return &hc_error_nomem;
 	}
-	memset(ty->node_type, 0xff, n * sizeof(uint32_t));
-	memset(ty->node_via, 0xff, n * sizeof(uint32_t));
-	memset(ty->node_member, 0xff, n * sizeof(uint32_t));
-	memset(ty->node_layout, 0xff, n * sizeof(uint32_t));
+	if (!module_ranges(&b)) {
+		build_free(&b);
+		hc_types_destroy(ty);
+		return &hc_error_nomem;
+	}
+	if (g->nnodes) {
+		uint32_t last = g->nnodes - 1;
+		/* a little past the last node's end: what is inside, hc_types_node_at decides */
+		b.heap_lo = g->addr[0];
+		b.heap_len = g->addr[last] + g->size[last] + 16 - g->addr[0];
+	}
 	/* an empty string at offset 0, so that no real string's offset is mistaken for "none" */
 	hc_types_str(&b, "");
 	if (!b.nomem)
@@ -303,29 +474,94 @@ void hc_types_destroy(struct hc_types *t)
 {
 	if (!t)
 		return;
+	struct hc_types_priv *p = t->priv;
+	if (p) {
+		free(p->type_layout);
+		free(p->layout_sel);
+		hc_u64map_free(&p->layout_exc);
+		hc_u64map_free(&p->root_member);
+		free(p->ptrs);
+		hc_u64map_free(&p->spelled_at);
+		for (uint32_t i = 0; i < p->nspelled; i++)
+			free(p->spelled[i]);
+		free(p->spelled);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+	}
 	free(t->types);
 	free(t->node_type);
 	free(t->node_via);
-	free(t->node_member);
-	free(t->node_layout);
 	free(t->layouts);
 	free(t->strings);
 	free(t);
 }
 
+/*
+ * A spelling kept for the life of t, once per distinct string (however many
+ * nodes ask for it); NULL on allocation failure. t is shared between
+ * threads, so this is the one place its queries write, under its lock.
+ */
+static const char *keep_spelling(const struct hc_types *t, const char *s)
+{
+	struct hc_types_priv *p = t->priv;
+	uint64_t h = hash_str(s);
+	const char *kept = NULL;
+	pthread_mutex_lock(&p->lock);
+	uint32_t i = hc_u64map_get(&p->spelled_at, h);
+	if (i != HC_MAP_NONE && !strcmp(p->spelled[i], s)) {
+		kept = p->spelled[i];
+	} else {
+		if (p->nspelled == p->spelled_cap) {
+			uint32_t cap = p->spelled_cap ? p->spelled_cap * 2 : 16;
+			char **a = cap > p->spelled_cap ? realloc(p->spelled, cap * sizeof(*a)) : NULL;
+			if (a) {
+				p->spelled = a;
+				p->spelled_cap = cap;
+			}
+		}
+		char *copy = p->nspelled < p->spelled_cap ? strdup(s) : NULL;
+		/* a hash collision keeps the first string in the map; the second is kept unmapped, still right */
+		if (copy && (i != HC_MAP_NONE || hc_u64map_put(&p->spelled_at, h, p->nspelled))) {
+			p->spelled[p->nspelled++] = copy;
+			kept = copy;
+		} else {
+			free(copy);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return kept;
+}
+
 const char *hc_types_incoming_member(const struct hc_types *t, uint32_t node)
 {
-	if (!t || node >= t->nnodes || t->node_member[node] == HC_TYPE_NONE)
+	if (!t || node >= t->nnodes || t->node_via[node] == HC_TYPE_NONE)
 		return NULL;
-	return t->strings + t->node_member[node];
+	if (t->node_via[node] == HC_TYPE_VIA_ROOT) {
+		uint32_t off = hc_u64map_get(&t->priv->root_member, node);
+		return off != HC_MAP_NONE ? t->strings + off : NULL;
+	}
+	uint64_t elem;
+	uint32_t path;
+	if (!hc_types_incoming_slot(t, node, &elem, &path))
+		return NULL;
+	const char *ps = t->strings + path;
+	/* a member of a single object is a pool string already; an array's element is spelled once */
+	if (elem == UINT64_MAX)
+		return ps;
+	char buf[600];
+	snprintf(buf, sizeof(buf), "[%llu]%s%s", (unsigned long long)elem, ps[0] && ps[0] != '[' ? "." : "", ps);
+	return keep_spelling(t, buf);
 }
 
 bool hc_types_member_at(const struct hc_types *t, uint32_t node, uint64_t offset, char *buf, size_t len)
 {
-	if (!t || node >= t->nnodes || t->node_layout[node] == HC_TYPE_NONE || !buf || !len)
+	if (!t || node >= t->nnodes || !buf || !len)
 		return false;
-	uint32_t li = t->node_layout[node] & ~HC_LAYOUT_ARRAY;
-	bool array = t->node_layout[node] & HC_LAYOUT_ARRAY;
+	uint32_t code = hc_types_node_layout(t, node);
+	if (code == HC_TYPE_NONE)
+		return false;
+	uint32_t li = code & ~HC_LAYOUT_ARRAY;
+	bool array = code & HC_LAYOUT_ARRAY;
 	const struct hc_type_layout *l = &t->layouts[li];
 	/* an allocation holding several of its type: "[i].member" */
 	uint64_t elem = array && l->size ? offset / l->size : 0;

@@ -92,31 +92,85 @@ static uint32_t classify(struct hc_types_build *b, uint64_t v)
 			snprintf(name, sizeof(name), "vtable 0x%llx (%s)", (unsigned long long)v, where);
 		}
 	}
+	/* the type's vtable address is set when the pass ends: the first node's, whichever thread met it first */
 	uint32_t id = hc_types_type(b, HC_TYPE_SOURCE_VTABLE, name);
-	if (id != HC_TYPE_NONE && !b->ty->types[id].vtable)
-		b->ty->types[id].vtable = v;
 	return id == HC_TYPE_NONE ? NOT_VTABLE : id;
 }
 
+/* One thread's part of the pass: a range of nodes, with its own cache. */
+struct vt_part {
+	struct hc_types_build *b;
+	uint32_t n0, n1;
+	struct hc_u64map cache;    /* first word -> type id or NOT_VTABLE */
+	struct hc_u64map first;    /* type id -> the first node of the range that has it */
+	bool nomem;
+};
+
+static void *vt_run(void *arg)
+{
+	struct vt_part *pt = arg;
+	struct hc_types_build *b = pt->b;
+	const struct hc_graph *g = b->g;
+	uint32_t *type = b->ty->node_type, *via = b->ty->node_via;
+	struct hc_span span = { 0 };
+	for (uint32_t n = pt->n0; n < pt->n1; n++) {
+		type[n] = HC_TYPE_NONE;
+		via[n] = HC_TYPE_NONE;
+		if (pt->nomem || g->size[n] < 8)
+			continue;
+		uint64_t a = g->addr[n], v;
+		hc_types_span(b->t, &span, a, 8);
+		/* a word across two segments (never one of a 16-aligned chunk): the exact read */
+		if (!hc_span_u64(&span, a, &v) && !hc_target_read_u64(b->t, a, &v))
+			continue;
+		if (!v || (v & 7) || !hc_ranges_has(&b->modules, v) || !hc_symbols_module_at(b->s, v))
+			continue;
+		uint32_t id = hc_u64map_get(&pt->cache, v);
+		if (id == HC_MAP_NONE) {
+			/* the table, the strings and the symbols' lazy state are shared */
+			pthread_mutex_lock(&b->lock);
+			id = classify(b, v);
+			pt->nomem |= b->nomem;
+			pthread_mutex_unlock(&b->lock);
+			if (!hc_u64map_put(&pt->cache, v, id))
+				pt->nomem = true;
+		}
+		if (id == NOT_VTABLE)
+			continue;
+		type[n] = id;
+		if (hc_u64map_get(&pt->first, id) == HC_MAP_NONE && !hc_u64map_put(&pt->first, id, n))
+			pt->nomem = true;
+	}
+	return NULL;
+}
+
+/*
+ * One pass over the nodes in address order (two halves at once with two
+ * threads), reading first words from spans (one lookup per run of dumped
+ * memory, not per node). Most first words are heap pointers or data: a few
+ * compares against the modules' merged extents put them out before
+ * hc_symbols_module_at, then the cache answers all but the first object of
+ * each class. A type's vtable address is its first node's first word, as
+ * one pass in address order would have met it.
+ */
 void hc_types_vtables(struct hc_types_build *b)
 {
 	const struct hc_graph *g = b->g;
-	struct hc_u64map cache = { 0 };
-	for (uint32_t n = 0; n < g->nnodes && !b->nomem; n++) {
-		uint64_t v;
-		if (g->size[n] < 8 || !hc_target_read_u64(b->t, g->addr[n], &v) || !v || (v & 7))
-			continue;
-		/* most first words are heap pointers or data: out before the cache */
-		if (!hc_symbols_module_at(b->s, v))
-			continue;
-		uint32_t id = hc_u64map_get(&cache, v);
-		if (id == HC_MAP_NONE) {
-			id = classify(b, v);
-			if (!hc_u64map_put(&cache, v, id))
-				b->nomem = true;
+	uint32_t half = g->nnodes / 2;
+	struct vt_part parts[2] = { { .b = b, .n0 = 0, .n1 = half }, { .b = b, .n0 = half, .n1 = g->nnodes } };
+	hc_types_run_pair(b, vt_run, &parts[0], &parts[1]);
+	for (int i = 0; i < 2; i++) {
+		struct vt_part *pt = &parts[i];
+		b->nomem |= pt->nomem;
+		for (uint32_t k = 0; k < pt->first.cap && !b->nomem; k++) {
+			if (pt->first.vals[k] == HC_MAP_NONE)
+				continue;
+			uint64_t v;
+			struct hc_type *t = &b->ty->types[pt->first.keys[k]];
+			if (!t->vtable && hc_target_read_u64(b->t, g->addr[pt->first.vals[k]], &v))
+				t->vtable = v;
 		}
-		if (id != NOT_VTABLE)
-			b->ty->node_type[n] = id;
+		hc_u64map_free(&pt->cache);
+		hc_u64map_free(&pt->first);
 	}
-	hc_u64map_free(&cache);
 }

@@ -4,9 +4,9 @@
  * points at a node's start and lies in a variable whose member there is a
  * pointer: g_list is "struct node *", so the node it points at is a struct
  * node; given the threads' frames, the same for words of the stacks
- * (HC_ROOT_STACK ranges) in typed locals. Then breadth-first: each typed node's pointer members (from its
- * DWARF layout, through nested structs and arrays) type the nodes they point
- * at. Each node is visited once, so the pass reads each typed node's pointer
+ * (HC_ROOT_STACK ranges) in typed locals. Then breadth-first: each typed
+ * node's pointer members (from its DWARF layout, through nested structs and
+ * arrays) type the nodes they point at. Each node is visited once, so the pass reads each typed node's pointer
  * words once.
  *
  * Rules:
@@ -30,6 +30,18 @@
  *     (struct x)) and the two cannot be told apart, so the node is named
  *     "struct x" and its first element alone is followed.
  *   - void *, function pointers and types without a known size type nothing.
+ *
+ * Cost: the walk chases pointers through a heap far bigger than the caches,
+ * so it waits on memory: some six cache misses per typed node (its memory,
+ * the index lookup of each pointer, the target's addr, size, type and via).
+ * It reads the pointer words of queued nodes a few dozen claims ahead of
+ * claiming what they point at, and asks the CPU for the lines it will need
+ * (the queued nodes' memory, the targets' per-node entries) before it needs
+ * them, so that the misses overlap; the claims themselves happen in the
+ * order of a plain breadth-first walk, so the result is the same. Per node
+ * it keeps nothing but node_type and node_via (types_internal.h); the
+ * member a node was reached through is found again from its via node when
+ * asked for (hc_types_incoming_slot).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +52,21 @@
 /* Pointer members looked at per layout: the first ones of a huge struct or array are the ones that matter. */
 #define PTRS_PER_LAYOUT 1024
 #define DIE_BITS 40
+
+/*
+ * How far ahead the walk works. Pointer words are read up to PEND ahead of
+ * their claims, resolved to nodes in batches (independent lookups, so the
+ * CPU overlaps their cache misses), and claimed oldest first, CLAIM at a
+ * time, so that the newer words' targets are being fetched meanwhile. A
+ * queued node's size is asked for AHEAD_ENTRIES places before it is read,
+ * its memory AHEAD_MEMORY places before. A linked list has one node queued
+ * at a time, so these are small: a program of a few dozen lists still fills
+ * them.
+ */
+#define PEND 64
+#define CLAIM 16
+#define AHEAD_ENTRIES 24
+#define AHEAD_MEMORY 12
 
 /* The layout index of a type handle, added on first sight; HC_TYPE_NONE if it cannot be. */
 static uint32_t layout_of(struct hc_types_build *b, struct hc_type_ref ref)
@@ -88,32 +115,34 @@ static void ensure_pointers(struct hc_types_build *b, uint32_t li, struct hc_typ
 	if (b->ty->layouts[li].pointers_done)
 		return;
 	b->ty->layouts[li].pointers_done = true;
+	struct hc_types_priv *p = b->p;
 	uint32_t n = hc_symbols_type_pointers(b->s, b->ty->layouts[li].ref, scratch, PTRS_PER_LAYOUT);
-	if (b->nptrs + n > b->ptrs_cap) {
+	if (p->nptrs + n > b->ptrs_cap) {
 		uint32_t cap = b->ptrs_cap ? b->ptrs_cap : 256;
-		while (cap < b->nptrs + n)
+		while (cap < p->nptrs + n)
 			cap *= 2;
-		struct hc_layout_ptr *p = realloc(b->ptrs, cap * sizeof(*p));
-		if (!p) {
+		struct hc_layout_ptr *a = realloc(p->ptrs, cap * sizeof(*a));
+		if (!a) {
 			b->nomem = true;
 			return;
 		}
-		b->ptrs = p;
+		p->ptrs = a;
 		b->ptrs_cap = cap;
 	}
-	uint32_t first = b->nptrs;
+	uint32_t first = p->nptrs;
 	for (uint32_t i = 0; i < n && !b->nomem; i++) {
 		/* layout_of may move the layouts: index, never hold a pointer across it */
 		uint32_t pointee = layout_of(b, scratch[i].pointee);
 		uint32_t path = hc_types_str(b, scratch[i].path);
 		if (pointee == HC_TYPE_NONE || path == HC_TYPE_NONE)
 			continue;
-		b->ptrs[b->nptrs++] = (struct hc_layout_ptr){ scratch[i].offset, pointee, path };
+		p->ptrs[p->nptrs++] = (struct hc_layout_ptr){ scratch[i].offset, pointee, path };
 	}
 	b->ty->layouts[li].first_ptr = first;
-	b->ty->layouts[li].nptrs = b->nptrs - first;
+	b->ty->layouts[li].nptrs = p->nptrs - first;
 }
 
+/* Whether a node of `usable` bytes reached as l holds an array of it (see the rules above). */
 static bool holds_array(uint64_t usable, const struct hc_type_layout *l)
 {
 	uint64_t size = l->size;
@@ -127,49 +156,97 @@ static bool holds_array(uint64_t usable, const struct hc_type_layout *l)
 	return usable > chunk - 8;
 }
 
-struct walk {
-	struct hc_types_build *b;
-	uint32_t *queue;
-	uint32_t head, tail;
+/* A pointer word of a queued node, read before its claim: it may point at node t's start. */
+struct pend {
+	uint64_t v;
+	uint32_t from, t, pointee;
 };
 
-/* The member string of a claim: the member's path, "[elem]" prefixed for an array element. */
-static uint32_t member_string(struct hc_types_build *b, uint64_t elem, uint32_t path)
+/*
+ * A queued node, with what reading it needs that its claim knew already:
+ * its address (the pointer's value) and layout code. Reading them from
+ * addr[] and the types again would cost two more cache misses per node when
+ * the queue is long (a tree's level), as they are gone from the caches by
+ * then.
+ */
+struct qent {
+	uint64_t addr;
+	uint32_t n, code;
+};
+
+struct walk {
+	struct hc_types_build *b;
+	struct hc_type_pointer *scratch;
+	/* the breadth-first queue: a ring, positions counted from the start */
+	struct qent *ring;
+	uint64_t mask;             /* ring size - 1, a power of two */
+	uint64_t tail;             /* positions [read, tail) are queued and not read yet */
+
+	/* the node whose pointer words are being read, at queue position read - 1 */
+	uint64_t read;
+	bool reading;
+	uint32_t n;
+	uint64_t addr, usable, elems, e, elem_size;
+	uint32_t first_ptr, nptrs, k;
+	struct hc_span span, ahead_span;
+
+	/* words read: [head, resolved) resolved to their node, [resolved, tail) not yet; positions mod PEND */
+	struct pend pend[PEND];
+	uint64_t pend_head, pend_resolved, pend_tail;
+};
+
+static void push(struct walk *w, uint32_t n, uint64_t addr, uint32_t code)
 {
-	if (elem == UINT64_MAX)
-		return path;
-	/* the path lives in the pool, which interning may move: copied out first */
-	const char *p = b->ty->strings + path;
-	char buf[600];
-	snprintf(buf, sizeof(buf), "[%llu]%s%s", (unsigned long long)elem, p[0] && p[0] != '[' ? "." : "", p);
-	return hc_types_str(b, buf);
+	uint64_t size = w->mask + 1;
+	if (w->tail - w->read == size) {
+		/* only the positions not yet read are live; they keep their positions */
+		struct qent *ring = malloc(2 * size * sizeof(*ring));
+		if (!ring) {
+			w->b->nomem = true;
+			return;
+		}
+		for (uint64_t i = w->read; i < w->tail; i++)
+			ring[i & (2 * size - 1)] = w->ring[i & w->mask];
+		free(w->ring);
+		w->ring = ring;
+		w->mask = 2 * size - 1;
+	}
+	w->ring[w->tail++ & w->mask] = (struct qent){ addr, n, code };
 }
 
 /*
- * Node n is pointed at by a pointer to layout li, through member `path` (a
- * string offset) of node `via`, or of element elem of it when via holds an
- * array (elem UINT64_MAX otherwise).
+ * Node n, at addr, is pointed at by a pointer to layout li, from node
+ * `via`'s memory or, via HC_TYPE_VIA_ROOT, from a variable (local) whose
+ * path is the string root_path.
  */
-static void claim(struct walk *w, uint32_t n, uint32_t li, uint32_t via, uint64_t elem, uint32_t path)
+static void claim(struct walk *w, uint32_t n, uint64_t addr, uint32_t li, uint32_t via, uint32_t root_path)
 {
 	struct hc_types_build *b = w->b;
 	struct hc_types *ty = b->ty;
-	if (ty->node_layout[n] != HC_TYPE_NONE) {
-		uint32_t old = ty->node_layout[n] & ~HC_LAYOUT_ARRAY;
+	struct hc_types_priv *p = b->p;
+	uint32_t id = ty->node_type[n];
+	/* laid out already: reached before (via set), or an object whose vtable's class gave its type a layout */
+	if (ty->node_via[n] != HC_TYPE_NONE || (id != HC_TYPE_NONE && p->type_layout[id] != HC_TYPE_NONE)) {
 		/* a derived object reached through a base pointer is no conflict: only DWARF against DWARF */
-		if (ty->layouts[old].name != ty->layouts[li].name && ty->node_type[n] != HC_TYPE_NONE &&
-		    ty->types[ty->node_type[n]].source == HC_TYPE_SOURCE_DWARF)
-			ty->types[ty->node_type[n]].conflicts++;
+		if (id != HC_TYPE_NONE && ty->types[id].source == HC_TYPE_SOURCE_DWARF) {
+			uint32_t old = hc_types_node_layout(ty, n) & ~HC_LAYOUT_ARRAY;
+			if (ty->layouts[old].name != ty->layouts[li].name)
+				ty->types[id].conflicts++;
+		}
 		/* an object typed by its vtable still learns the member it was first reached through */
-		if (ty->node_member[n] == HC_TYPE_NONE) {
-			ty->node_member[n] = member_string(b, elem, path);
+		if (ty->node_via[n] == HC_TYPE_NONE) {
 			ty->node_via[n] = via;
+			if (via == HC_TYPE_VIA_ROOT && !hc_u64map_put(&p->root_member, n, root_path))
+				b->nomem = true;
 		}
 		return;
 	}
-	bool array = holds_array(b->g->size[n], &ty->layouts[li]);
-	if (ty->node_type[n] == HC_TYPE_NONE) {
-		uint32_t id = ty->layouts[li].type_id[array];
+	const struct hc_type_layout *l = &ty->layouts[li];
+	/* a struct is never an array of itself: its node's size is not even read */
+	bool array = !l->aggregate && l->size && holds_array(b->g->size[n], l);
+	uint32_t code = li | (array ? HC_LAYOUT_ARRAY : 0);
+	if (id == HC_TYPE_NONE) {
+		id = ty->layouts[li].type_id[array];
 		if (id == HC_TYPE_NONE) {
 			char name[600];
 			snprintf(name, sizeof(name), "%s%s", ty->strings + ty->layouts[li].name, array ? "[]" : "");
@@ -179,11 +256,16 @@ static void claim(struct walk *w, uint32_t n, uint32_t li, uint32_t via, uint64_
 			ty->layouts[li].type_id[array] = id;
 		}
 		ty->node_type[n] = id;
+		/* a DWARF type is laid out as the first node that got it; the others are the exceptions */
+		if (p->type_layout[id] == HC_TYPE_NONE)
+			p->type_layout[id] = code;
 	}
-	ty->node_layout[n] = li | (array ? HC_LAYOUT_ARRAY : 0);
-	ty->node_member[n] = member_string(b, elem, path);
+	if (code != p->type_layout[id] && !hc_types_set_node_layout(b, n, code))
+		b->nomem = true;
 	ty->node_via[n] = via;
-	w->queue[w->tail++] = n;
+	if (via == HC_TYPE_VIA_ROOT && !hc_u64map_put(&p->root_member, n, root_path))
+		b->nomem = true;
+	push(w, n, addr, code);
 }
 
 /*
@@ -195,16 +277,8 @@ static void seed_vtables(struct walk *w)
 	struct hc_types_build *b = w->b;
 	struct hc_types *ty = b->ty;
 	uint32_t ntypes = ty->ntypes;
-	if (!ntypes)
-		return;
-	uint32_t *layout = malloc(ntypes * sizeof(*layout));
-	if (!layout) {
-		b->nomem = true;
-		return;
-	}
 	bool any = false;
 	for (uint32_t id = 0; id < ntypes && !b->nomem; id++) {
-		layout[id] = HC_TYPE_NONE;
 		const struct hc_type *t = &ty->types[id];
 		struct hc_type_ref ref;
 		/* the name is still a string offset: the pool is not final */
@@ -212,17 +286,15 @@ static void seed_vtables(struct walk *w)
 		if (t->source != HC_TYPE_SOURCE_VTABLE || !t->vtable || !strncmp(name, "vtable 0x", 9) ||
 		    !hc_symbols_type_by_name(b->s, hc_symbols_module_at(b->s, t->vtable), name, &ref))
 			continue;
-		layout[id] = layout_of(b, ref);
-		any |= layout[id] != HC_TYPE_NONE;
+		/* every object of the class is laid out by it: the type's layout, no per-node entry */
+		b->p->type_layout[id] = layout_of(b, ref);
+		any |= b->p->type_layout[id] != HC_TYPE_NONE;
 	}
 	for (uint32_t n = 0; any && n < b->g->nnodes && !b->nomem; n++) {
 		uint32_t id = ty->node_type[n];
-		if (id < ntypes && layout[id] != HC_TYPE_NONE) {
-			ty->node_layout[n] = layout[id];
-			w->queue[w->tail++] = n;
-		}
+		if (id < ntypes && b->p->type_layout[id] != HC_TYPE_NONE)
+			push(w, n, b->g->addr[n], b->p->type_layout[id]);
 	}
-	free(layout);
 }
 
 /*
@@ -233,6 +305,7 @@ static void seed(struct walk *w)
 {
 	struct hc_types_build *b = w->b;
 	const struct hc_graph *g = b->g;
+	const struct hc_types *ty = b->ty;
 	struct hc_variable var;
 	for (uint32_t r = 0; r < g->nroots && !b->nomem; r++) {
 		const struct hc_root_range *rr = &g->roots[r];
@@ -250,8 +323,13 @@ static void seed(struct walk *w)
 					continue;
 				}
 			}
+			if (v - b->heap_lo >= b->heap_len)
+				continue;
 			uint32_t n = hc_types_node_at(g, v);
-			if (n == HC_TYPE_NONE || g->addr[n] != v || b->ty->node_layout[n] != HC_TYPE_NONE)
+			if (n == HC_TYPE_NONE || g->addr[n] != v)
+				continue;
+			uint32_t id = ty->node_type[n];
+			if (ty->node_via[n] != HC_TYPE_NONE || (id != HC_TYPE_NONE && b->p->type_layout[id] != HC_TYPE_NONE))
 				continue;
 			struct hc_type_ref pointee;
 			bool named = stack ? hc_unwind_local_at(b->unwind, b->s, (uint32_t)rr->thread, a, &var)
@@ -262,38 +340,113 @@ static void seed(struct walk *w)
 			uint32_t li = layout_of(b, pointee);
 			uint32_t path = hc_types_str(b, var.path);
 			if (li != HC_TYPE_NONE && path != HC_TYPE_NONE)
-				claim(w, n, li, HC_TYPE_VIA_ROOT, UINT64_MAX, path);
+				claim(w, n, v, li, HC_TYPE_VIA_ROOT, path);
 		}
 	}
 }
 
-/* Follows node n's typed pointer words. */
-static void expand(struct walk *w, uint32_t n, struct hc_type_pointer *scratch)
+/*
+ * Asks for what reading the nodes queued a little further on will need:
+ * their sizes, and their memory. The words that queued them asked for both
+ * too, but when the queue is long (a tree's level) that was too long ago
+ * for them to still be cached.
+ */
+static void look_ahead(struct walk *w)
+{
+	if (w->read + AHEAD_ENTRIES < w->tail)
+		__builtin_prefetch(&w->b->g->size[w->ring[(w->read + AHEAD_ENTRIES) & w->mask].n]);
+	if (w->read + AHEAD_MEMORY < w->tail) {
+		uint64_t a = w->ring[(w->read + AHEAD_MEMORY) & w->mask].addr;
+		hc_types_span(w->b->t, &w->ahead_span, a, 8);
+		hc_types_prefetch(&w->ahead_span, a);
+	}
+}
+
+/* Starts reading the next queued node's pointer words; false when it has none to read. */
+static bool start_node(struct walk *w)
 {
 	struct hc_types_build *b = w->b;
-	const struct hc_graph *g = b->g;
-	uint32_t li = b->ty->node_layout[n] & ~HC_LAYOUT_ARRAY;
-	bool array = b->ty->node_layout[n] & HC_LAYOUT_ARRAY;
-	ensure_pointers(b, li, scratch);
-	const struct hc_type_layout l = b->ty->layouts[li];
-	if (!l.nptrs || b->nomem)
-		return;
-	uint64_t usable = g->size[n];
-	uint64_t elems = array ? usable / l.size : 1;
-	struct hc_span span;
-	hc_target_span(b->t, g->addr[n], usable, &span);
-	for (uint64_t e = 0; e < elems && !b->nomem; e++) {
-		for (uint32_t k = 0; k < l.nptrs; k++) {
-			const struct hc_layout_ptr p = b->ptrs[l.first_ptr + k];
-			uint64_t off = e * l.size + p.offset;
-			uint64_t v;
-			if (off + 8 > usable || !hc_span_u64(&span, g->addr[n] + off, &v))
-				continue;
-			uint32_t t = hc_types_node_at(g, v);
-			if (t == HC_TYPE_NONE || g->addr[t] != v || t == n)
-				continue;
-			claim(w, t, p.pointee, n, array ? e : UINT64_MAX, p.path);
+	look_ahead(w);
+	struct qent q = w->ring[w->read++ & w->mask];
+	uint32_t li = q.code & ~HC_LAYOUT_ARRAY;
+	ensure_pointers(b, li, w->scratch);
+	const struct hc_type_layout *l = &b->ty->layouts[li];
+	if (!l->nptrs || b->nomem)
+		return false;
+	w->n = q.n;
+	w->addr = q.addr;
+	w->usable = b->g->size[q.n];
+	w->elems = q.code & HC_LAYOUT_ARRAY ? w->usable / l->size : 1;
+	w->elem_size = l->size;
+	w->first_ptr = l->first_ptr;
+	w->nptrs = l->nptrs;
+	w->e = 0;
+	w->k = 0;
+	hc_types_span(b->t, &w->span, w->addr, 8);
+	return true;
+}
+
+/*
+ * The next pointer word of the queued nodes, in the order a breadth-first
+ * walk follows them, that points into the heap: false when the queue holds
+ * nothing more to read (for now: claims may queue more).
+ */
+static bool next_word(struct walk *w, struct pend *out)
+{
+	struct hc_types_build *b = w->b;
+	for (;;) {
+		if (!w->reading) {
+			if (w->read == w->tail || b->nomem)
+				return false;
+			w->reading = start_node(w);
+			continue;
 		}
+		if (w->e == w->elems) {
+			w->reading = false;
+			continue;
+		}
+		const struct hc_layout_ptr *p = &b->p->ptrs[w->first_ptr + w->k];
+		uint64_t off = w->e * w->elem_size + p->offset;
+		if (++w->k == w->nptrs) {
+			w->k = 0;
+			w->e++;
+		}
+		uint64_t v;
+		if (off + 8 > w->usable || !hc_span_u64(&w->span, w->addr + off, &v) || v - b->heap_lo >= b->heap_len)
+			continue;
+		*out = (struct pend){ v, w->n, HC_TYPE_NONE, p->pointee };
+		/*
+		 * With the queue short (lists), the node v may be the start of is
+		 * read soon, as a p->pointee most likely: its first pointer
+		 * member's line, from now. With it long, look_ahead does it later.
+		 */
+		if (w->tail - w->read < AHEAD_ENTRIES) {
+			const struct hc_type_layout *l = &b->ty->layouts[p->pointee];
+			uint64_t first = l->pointers_done && l->nptrs ? b->p->ptrs[l->first_ptr].offset : 0;
+			hc_types_span(b->t, &w->ahead_span, v, 8);
+			hc_types_prefetch(&w->ahead_span, v + first);
+		}
+		return true;
+	}
+}
+
+/* Resolves the words read to the nodes they point into, and asks for what their claims will read. */
+static void resolve(struct walk *w)
+{
+	const struct hc_graph *g = w->b->g;
+	const struct hc_types *ty = w->b->ty;
+	for (; w->pend_resolved < w->pend_tail; w->pend_resolved++) {
+		struct pend *x = &w->pend[w->pend_resolved % PEND];
+		uint32_t t = hc_types_node_at(g, x->v);
+		/* a word pointing into its own node types nothing */
+		x->t = t == x->from ? HC_TYPE_NONE : t;
+		if (x->t == HC_TYPE_NONE)
+			continue;
+		__builtin_prefetch(&g->addr[t]);
+		__builtin_prefetch(&ty->node_via[t]);
+		__builtin_prefetch(&ty->node_type[t]);
+		/* a scalar's claim reads it; reading the node will, soon when the queue is short */
+		__builtin_prefetch(&g->size[t]);
 	}
 }
 
@@ -301,18 +454,59 @@ void hc_types_dwarf(struct hc_types_build *b)
 {
 	if (!b->g->nnodes)
 		return;
-	struct walk w = { .b = b, .queue = malloc(b->g->nnodes * sizeof(uint32_t)) };
-	struct hc_type_pointer *scratch = malloc(PTRS_PER_LAYOUT * sizeof(*scratch));
-	if (!w.queue || !scratch) {
-		free(w.queue);
-		free(scratch);
+	struct walk w = { .b = b, .mask = 1023 };
+	w.ring = malloc((w.mask + 1) * sizeof(*w.ring));
+	w.scratch = malloc(PTRS_PER_LAYOUT * sizeof(*w.scratch));
+	if (!w.ring || !w.scratch) {
+		free(w.ring);
+		free(w.scratch);
 		b->nomem = true;
 		return;
 	}
 	seed_vtables(&w);
 	seed(&w);
-	while (w.head < w.tail && !b->nomem)
-		expand(&w, w.queue[w.head++], scratch);
-	free(w.queue);
-	free(scratch);
+	const struct hc_graph *g = b->g;
+	while (!b->nomem) {
+		while (w.pend_tail - w.pend_head < PEND && next_word(&w, &w.pend[w.pend_tail % PEND]))
+			w.pend_tail++;
+		resolve(&w);
+		if (w.pend_head == w.pend_tail)
+			break;
+		/* the oldest few: with the queue short (lists), all there is */
+		for (int i = 0; i < CLAIM && w.pend_head < w.pend_tail && !b->nomem; i++) {
+			struct pend x = w.pend[w.pend_head++ % PEND];
+			/* only a pointer to a node's start types it */
+			if (x.t != HC_TYPE_NONE && g->addr[x.t] == x.v)
+				claim(&w, x.t, x.v, x.pointee, x.from, HC_TYPE_NONE);
+		}
+	}
+	free(w.ring);
+	free(w.scratch);
+}
+
+bool hc_types_incoming_slot(const struct hc_types *t, uint32_t node, uint64_t *elem, uint32_t *path)
+{
+	const struct hc_graph *g = t->priv->g;
+	uint32_t via = t->node_via[node];
+	uint32_t code = via < t->nnodes ? hc_types_node_layout(t, via) : HC_TYPE_NONE;
+	if (code == HC_TYPE_NONE)
+		return false;
+	const struct hc_type_layout *l = &t->layouts[code & ~HC_LAYOUT_ARRAY];
+	bool array = code & HC_LAYOUT_ARRAY;
+	uint64_t usable = g->size[via], elems = array ? usable / l->size : 1;
+	struct hc_span span;
+	hc_target_span(t->symbols->target, g->addr[via], usable, &span);
+	/* as the walk read them: the first word holding node's address is the one that typed it */
+	for (uint64_t e = 0; e < elems; e++) {
+		for (uint32_t k = 0; k < l->nptrs; k++) {
+			const struct hc_layout_ptr *p = &t->priv->ptrs[l->first_ptr + k];
+			uint64_t off = e * l->size + p->offset, v;
+			if (off + 8 <= usable && hc_span_u64(&span, g->addr[via] + off, &v) && v == g->addr[node]) {
+				*elem = array ? e : UINT64_MAX;
+				*path = p->path;
+				return true;
+			}
+		}
+	}
+	return false;
 }

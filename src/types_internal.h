@@ -7,9 +7,21 @@
  *   types_cxx.c        C++ objects by their vtable pointer
  *   types_dwarf.c      DWARF types followed from typed variables through pointers
  *   types_signature.c  shape signatures for everything else
+ *
+ * Memory: the only per-node arrays are the public node_type and node_via.
+ * A node's DWARF layout is its type's (type_layout), save for nodes laid out
+ * otherwise: a type named alike from another compilation unit's DWARF (each
+ * unit has its own "char", and may have its own "struct node"). Those take a
+ * byte each in layout_sel, made on the first of them, naming one of the few
+ * distinct other layouts. The member a node was reached through is spelled
+ * on request from its via node's layout and memory, which is how it was
+ * found (the variables' paths, which memory cannot give back, are kept per
+ * node in root_member: there are few).
  */
 #ifndef HEAPCORE_TYPES_INTERNAL_H
 #define HEAPCORE_TYPES_INTERNAL_H
+
+#include <pthread.h>
 
 #include "heapcore/types.h"
 
@@ -27,8 +39,10 @@ uint32_t hc_u64map_get(const struct hc_u64map *m, uint64_t key);
 bool hc_u64map_put(struct hc_u64map *m, uint64_t key, uint32_t val);
 void hc_u64map_free(struct hc_u64map *m);
 
-/* node_layout[n]: a layout index, with this bit set when the node holds an array of it. */
+/* A layout code: a layout index, with this bit set when the node holds an array of it. */
 #define HC_LAYOUT_ARRAY 0x80000000u
+/* How many layout codes other than their types' nodes can name by a byte (layout_sel). */
+#define HC_LAYOUT_SELS 255
 
 /* A DWARF type nodes are laid out by, with the pointer members found in it (on first need). */
 struct hc_type_layout {
@@ -37,7 +51,7 @@ struct hc_type_layout {
 	uint64_t size;             /* sizeof, 0 if unknown */
 	bool aggregate;            /* a struct, class, union or array: never taken for an array of itself */
 	bool pointers_done;
-	uint32_t first_ptr, nptrs; /* into the build's ptrs[] */
+	uint32_t first_ptr, nptrs; /* into priv->ptrs[] */
 	uint32_t type_id[2];       /* the DWARF type of a node holding one of it, and of one holding an array */
 };
 
@@ -48,24 +62,79 @@ struct hc_layout_ptr {
 	uint32_t path;             /* string offset: "next", "items[2]", "" */
 };
 
+/*
+ * Sorted, disjoint address ranges (the modules' extents), for telling in a
+ * few compares that a word points into none of them before asking
+ * hc_symbols_module_at, which is exact but slower.
+ */
+struct hc_ranges {
+	uint64_t *lo, *hi;
+	uint32_t n;
+	uint64_t min, max;         /* lo[0], hi[n - 1]; min > max when empty */
+};
+
+static inline bool hc_ranges_has(const struct hc_ranges *r, uint64_t v)
+{
+	if (v < r->min || v >= r->max)
+		return false;
+	uint32_t lo = 0, hi = r->n;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (r->lo[mid] <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return v >= r->lo[lo] && v < r->hi[lo];
+}
+
+/* What an hc_types keeps beyond its public fields. */
+struct hc_types_priv {
+	const struct hc_graph *g;  /* read again by hc_types_incoming_member */
+	uint32_t *type_layout;     /* per type: the layout code of its nodes, HC_TYPE_NONE */
+	/*
+	 * Per node, NULL until a node is laid out other than its type: 0 for its
+	 * type's layout, k for sel_codes[k - 1]; past HC_LAYOUT_SELS distinct
+	 * other layouts, the node's code is in layout_exc.
+	 */
+	uint8_t *layout_sel;
+	uint32_t sel_codes[HC_LAYOUT_SELS], nsel_codes;
+	struct hc_u64map layout_exc;  /* node -> layout code */
+	struct hc_u64map root_member; /* node -> string offset of the variable (local) path that typed it */
+	struct hc_layout_ptr *ptrs;
+	uint32_t nptrs;
+	/* "[3].next" spelled on request, kept until destroy so that the pointers given out stay valid */
+	pthread_mutex_t lock;
+	struct hc_u64map spelled_at;  /* hash of a spelling -> index into spelled */
+	char **spelled;
+	uint32_t nspelled, spelled_cap;
+};
+
 struct hc_types_build {
 	const struct hc_graph *g;
 	struct hc_symbols *s;
 	const struct hc_target *t;
 	const struct hc_unwind *unwind;  /* NULL: no stack seeds */
 	struct hc_types *ty;
+	struct hc_types_priv *p;   /* ty->priv */
 	bool nomem;
 
 	size_t slen, scap;         /* ty->strings */
 	struct hc_u64map strs;     /* hash of a string -> its offset */
 
-	uint32_t types_cap;
+	uint32_t types_cap;        /* of ty->types and p->type_layout */
 	struct hc_u64map type_ids; /* name offset << 2 | source -> type id */
 
 	uint32_t layouts_cap;
 	struct hc_u64map layout_ids; /* hashed handle -> layout index */
-	struct hc_layout_ptr *ptrs;
-	uint32_t nptrs, ptrs_cap;
+	uint32_t ptrs_cap;
+
+	unsigned nthreads;         /* 1 or 2, for the passes over every node */
+	/* with 2 threads: held around everything above (strings, the table) and symbol lookups beyond module_at */
+	pthread_mutex_t lock;
+
+	struct hc_ranges modules;  /* the modules' extents, merged */
+	uint64_t heap_lo, heap_len; /* nodes lie in [heap_lo, heap_lo + heap_len) */
 };
 
 /* Interns a string into ty->strings; HC_TYPE_NONE on allocation failure. */
@@ -78,7 +147,46 @@ uint32_t hc_types_node_at(const struct hc_graph *g, uint64_t addr);
 bool hc_types_read(const struct hc_symbols *s, uint64_t addr, void *buf, size_t len);
 /* Whether addr is in the executable range of some module. */
 bool hc_types_is_code(const struct hc_symbols *s, uint64_t addr);
+/* The layout code of node n (HC_TYPE_NONE: none), from its type unless it has its own. */
+uint32_t hc_types_node_layout(const struct hc_types *ty, uint32_t n);
+/* Records that node n is laid out by code, not its type's; false on allocation failure. */
+bool hc_types_set_node_layout(struct hc_types_build *b, uint32_t n, uint32_t code);
 
+/* The span holding [addr, addr + len), the one given if it does, else a new one from addr. */
+static inline void hc_types_span(const struct hc_target *t, struct hc_span *span, uint64_t addr, uint64_t len)
+{
+	if (!hc_span_contains(span, addr, len))
+		hc_target_span(t, addr, UINT64_MAX, span);
+}
+
+/*
+ * Asks the CPU to fetch the line at addr ahead of its read, when the span
+ * holds it: the pointer chases of the DWARF pass wait on memory, not on
+ * instructions. A hint only: nothing is read, and nothing outside the span
+ * is touched. Always inlined: left a function, gcc finds it "pure" (a
+ * prefetch has no effect it models) and drops every call.
+ */
+static inline __attribute__((always_inline)) void hc_types_prefetch(const struct hc_span *span, uint64_t addr)
+{
+	if (hc_span_contains(span, addr, 1))
+		__builtin_prefetch(span->bytes + (addr - span->addr));
+}
+
+/*
+ * Where node's DWARF type came from when a node's pointer typed it: the
+ * first pointer member of its via node (in the order the DWARF pass
+ * followed them) holding its address, as element elem of an array
+ * (UINT64_MAX: the via node holds one object) and the member's path.
+ */
+bool hc_types_incoming_slot(const struct hc_types *t, uint32_t node, uint64_t *elem, uint32_t *path);
+
+/*
+ * Runs fn(x) and fn(y): at once on two threads when b->nthreads is 2 (and a
+ * thread can be had), else one after the other.
+ */
+void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void *x, void *y);
+
+/* The passes, in order; the first one also sets every node's node_type and node_via. */
 void hc_types_vtables(struct hc_types_build *b);
 void hc_types_dwarf(struct hc_types_build *b);
 void hc_types_signatures(struct hc_types_build *b);

@@ -23,63 +23,85 @@
 
 #define SIG_WORDS 8
 
-static char letter(const struct hc_types_build *b, uint64_t v)
+/* The letters, as their 3-bit codes in a signature's key. */
+enum { L_P = 1, L_M = 2, L_I = 3, L_X = 4, L_UNREAD = 5 };
+
+static const char letters[] = "?pmix?";
+
+/*
+ * What word v is. Heap first: a non-PIE program's heap and data sit below
+ * 2^32 too. Most words are small integers or pointers into the heap's
+ * middle; the range checks answer before any lookup that would miss the
+ * caches.
+ */
+static unsigned letter(const struct hc_types_build *b, uint64_t v)
 {
-	/* heap first: a non-PIE program's heap and data sit below 2^32 too */
-	if (hc_types_node_at(b->g, v) != HC_TYPE_NONE)
-		return 'p';
-	if (hc_symbols_module_at(b->s, v))
-		return 'm';
+	if (v - b->heap_lo < b->heap_len && hc_types_node_at(b->g, v) != HC_TYPE_NONE)
+		return L_P;
+	if (hc_ranges_has(&b->modules, v) && hc_symbols_module_at(b->s, v))
+		return L_M;
 	if (v < (1ull << 32) || v >= (uint64_t)-(1ll << 31))
-		return 'i';
-	return 'x';
+		return L_I;
+	return L_X;
 }
 
-/* The letters' codes in a cache key: 3 bits each. */
-static uint64_t letter_code(char c)
-{
-	switch (c) {
-	case 'p': return 1;
-	case 'm': return 2;
-	case 'i': return 3;
-	case 'x': return 4;
-	default: return 5;
-	}
-}
+/* One thread's part of the pass: a range of nodes, with its own cache. */
+struct sig_part {
+	struct hc_types_build *b;
+	uint32_t n0, n1;
+	struct hc_u64map cache;    /* (size, letters) -> type id, so that a name is spelled once per signature */
+	bool nomem;
+};
 
-void hc_types_signatures(struct hc_types_build *b)
+static void *sig_run(void *arg)
 {
+	struct sig_part *pt = arg;
+	struct hc_types_build *b = pt->b;
 	const struct hc_graph *g = b->g;
-	/* (size, letters) -> type id, so that the name is spelled once per signature, not per node */
-	struct hc_u64map cache = { 0 };
-	for (uint32_t n = 0; n < g->nnodes && !b->nomem; n++) {
-		if (b->ty->node_type[n] != HC_TYPE_NONE)
+	uint32_t *type = b->ty->node_type;
+	struct hc_span span = { 0 };
+	for (uint32_t n = pt->n0; n < pt->n1 && !pt->nomem; n++) {
+		if (type[n] != HC_TYPE_NONE)
 			continue;
-		uint64_t words = g->size[n] / 8;
-		if (words > SIG_WORDS)
-			words = SIG_WORDS;
-		char sig[SIG_WORDS + 1];
+		uint64_t size = g->size[n], a = g->addr[n];
+		uint64_t words = size / 8 < SIG_WORDS ? size / 8 : SIG_WORDS;
+		/* one span per run of dumped memory; a word past its end is not in the core */
+		hc_types_span(b->t, &span, a, words * 8);
 		uint64_t code = 0;
-		struct hc_span span;
-		hc_target_span(b->t, g->addr[n], words * 8, &span);
 		for (uint64_t i = 0; i < words; i++) {
 			uint64_t v;
-			sig[i] = hc_span_u64(&span, g->addr[n] + 8 * i, &v) ? letter(b, v) : '?';
-			code |= letter_code(sig[i]) << (3 * i);
+			code |= (uint64_t)(hc_span_u64(&span, a + 8 * i, &v) ? letter(b, v) : L_UNREAD) << (3 * i);
 		}
-		sig[words] = 0;
-		uint64_t key = g->size[n] < (1ull << 40) ? g->size[n] << 24 | code : UINT64_MAX;
-		uint32_t id = key != UINT64_MAX ? hc_u64map_get(&cache, key) : HC_MAP_NONE;
+		uint64_t key = size < (1ull << 40) ? size << 24 | code : UINT64_MAX;
+		uint32_t id = key != UINT64_MAX ? hc_u64map_get(&pt->cache, key) : HC_MAP_NONE;
 		if (id == HC_MAP_NONE) {
 			char name[64];
-			snprintf(name, sizeof(name), "sig %llu:%s", (unsigned long long)g->size[n], sig);
+			int len = snprintf(name, sizeof(name), "sig %llu:", (unsigned long long)size);
+			for (uint64_t i = 0; i < words; i++)
+				name[len++] = letters[(code >> (3 * i)) & 7];
+			name[len] = 0;
+			/* the table and the strings are shared; the type is the same whichever thread adds it */
+			pthread_mutex_lock(&b->lock);
 			id = hc_types_type(b, HC_TYPE_SOURCE_SIGNATURE, name);
-			if (id == HC_TYPE_NONE)
+			pthread_mutex_unlock(&b->lock);
+			if (id == HC_TYPE_NONE || (key != UINT64_MAX && !hc_u64map_put(&pt->cache, key, id))) {
+				pt->nomem = true;
 				break;
-			if (key != UINT64_MAX && !hc_u64map_put(&cache, key, id))
-				b->nomem = true;
+			}
 		}
-		b->ty->node_type[n] = id;
+		type[n] = id;
 	}
-	hc_u64map_free(&cache);
+	return NULL;
+}
+
+/* The nodes no type before reached, in address order (two halves at once with two threads). */
+void hc_types_signatures(struct hc_types_build *b)
+{
+	uint32_t half = b->g->nnodes / 2;
+	struct sig_part parts[2] = { { .b = b, .n0 = 0, .n1 = half }, { .b = b, .n0 = half, .n1 = b->g->nnodes } };
+	hc_types_run_pair(b, sig_run, &parts[0], &parts[1]);
+	for (int i = 0; i < 2; i++) {
+		b->nomem |= parts[i].nomem;
+		hc_u64map_free(&parts[i].cache);
+	}
 }

@@ -70,17 +70,17 @@ struct hc_types {
 	uint32_t *node_via;
 
 	/* private to types*.c */
-	uint32_t *node_member;     /* offset into strings, HC_TYPE_NONE */
-	uint32_t *node_layout;     /* index into layouts, HC_TYPE_NONE */
 	struct hc_type_layout *layouts;
 	uint32_t nlayouts;
 	char *strings;
 	const struct hc_symbols *symbols;
+	struct hc_types_priv *priv; /* layouts per type and the few exceptions, the members' spellings */
 };
 
 /*
  * Types every node of g. s gives symbols, DWARF and the target's memory
- * (s->target). Only allocation failure is an error.
+ * (s->target). Only allocation failure is an error. The result refers to g
+ * and s: the queries below need them alive.
  */
 struct hc_error *hc_types_infer(const struct hc_graph *g, struct hc_symbols *s, struct hc_types **out);
 
@@ -91,6 +91,12 @@ struct hc_types_options {
 	 * (hc_unwind_local_at) seed the DWARF pass as variables do. NULL: none.
 	 */
 	const struct hc_unwind *unwind;
+	/*
+	 * Threads for the passes over every node (vtables, signatures, the
+	 * tally), at most 2; the result is the same. 0: 2 when there are 2 CPUs
+	 * and many nodes.
+	 */
+	unsigned threads;
 };
 struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols *s, const struct hc_types_options *o,
 				     struct hc_types **out);
@@ -100,6 +106,8 @@ void hc_types_destroy(struct hc_types *t);
  * The member through which the node's DWARF type came: "next", "items[3]",
  * "[2]" (an element of a typed array), or for a node a variable points at,
  * the variable's path ("g_list", "g_registry.items[3]"). NULL if none.
+ * Spelled on request from the via node's memory, so the graph and the
+ * target must still be there; the string lives as long as t. Thread-safe.
  */
 const char *hc_types_incoming_member(const struct hc_types *t, uint32_t node);
 

@@ -664,6 +664,124 @@ static void test_hundred_thousand_nodes_are_typed_in_a_second(void)
 	close_typed(&x);
 }
 
+/* ---- the same answers however they are computed ---- */
+
+/* Every answer of two type tables of one graph, node by node; how many nodes differ. */
+static uint32_t differences(const struct hc_graph *g, const struct hc_types *a, const struct hc_types *b)
+{
+	CU_ASSERT_FATAL(a->ntypes == b->ntypes);
+	for (uint32_t i = 0; i < a->ntypes; i++) {
+		const struct hc_type *x = &a->types[i], *y = &b->types[i];
+		ASSERT_STR(x->name, y->name);
+		CU_ASSERT(x->source == y->source && x->count == y->count && x->bytes == y->bytes &&
+			  x->vtable == y->vtable && x->conflicts == y->conflicts);
+	}
+	uint32_t bad = 0;
+	for (uint32_t n = 0; n < g->nnodes; n++) {
+		const char *ma = hc_types_incoming_member(a, n), *mb = hc_types_incoming_member(b, n);
+		char la[200], lb[200];
+		bool ha = hc_types_member_at(a, n, 8, la, sizeof(la)), hb = hc_types_member_at(b, n, 8, lb, sizeof(lb));
+		if (a->node_type[n] != b->node_type[n] || a->node_via[n] != b->node_via[n] || !ma != !mb ||
+		    (ma && strcmp(ma, mb)) || ha != hb || (ha && strcmp(la, lb)))
+			bad++;
+	}
+	return bad;
+}
+
+/* Two threads (forced: these graphs are too small to get them unasked) type as one does. */
+static void test_two_threads_give_the_same_types(void)
+{
+	const char *cores[] = { hc_fixture_make_core("types_big", big_source), cxx_core("types_cxx", "-g") };
+	for (unsigned i = 0; i < 2; i++) {
+		struct typed x;
+		CU_ASSERT_FATAL(open_typed(cores[i], NULL, &x));
+		struct hc_types_options one = { .threads = 1 }, two = { .threads = 2 };
+		struct hc_types *a, *b;
+		CU_ASSERT_FATAL(hc_types_infer_opts(&x.g, x.s, &one, &a) == NULL);
+		CU_ASSERT_FATAL(hc_types_infer_opts(&x.g, x.s, &two, &b) == NULL);
+		CU_ASSERT_EQUAL(differences(&x.g, a, b), 0);
+		CU_ASSERT_EQUAL(differences(&x.g, a, x.ty), 0);
+		hc_types_destroy(a);
+		hc_types_destroy(b);
+		close_typed(&x);
+	}
+}
+
+/* An element's member is spelled on request, once: the same string every time, for the life of the table. */
+static void test_array_element_members_are_spelled_once(void)
+{
+	struct typed x;
+	CU_ASSERT_FATAL(open_typed(cxx_core("types_cxx", "-g"), NULL, &x));
+	uint32_t gn = node_at(&x.g, key("types_cxx", "gadget"));
+	CU_ASSERT_FATAL(gn != UINT32_MAX);
+	const char *m = hc_types_incoming_member(x.ty, gn);
+	ASSERT_STR(m, "[2]");
+	for (uint32_t n = 0; n < x.g.nnodes; n++)
+		(void)hc_types_incoming_member(x.ty, n);
+	CU_ASSERT_PTR_EQUAL(hc_types_incoming_member(x.ty, gn), m);
+	ASSERT_STR(m, "[2]");
+	close_typed(&x);
+}
+
+/*
+ * Two struct items, one at file scope and one in main: two DWARF types of
+ * one name, so one type "struct item", each node laid out by its own.
+ */
+static const char twin_source[] =
+	"#include <stdio.h>\n"
+	"#include <stdlib.h>\n"
+	"#include <unistd.h>\n"
+	"struct item { struct item *next; long a; };\n"
+	"struct item *g_items;\n"
+	"int main(void)\n"
+	"{\n"
+	"	static struct item { long b; struct item *link; } *s_items;\n"
+	"	for (int i = 0; i < 3; i++) {\n"
+	"		struct item *n = malloc(sizeof(*n));\n"
+	"		n->b = i;\n"
+	"		n->link = s_items;\n"
+	"		s_items = n;\n"
+	"	}\n"
+	"	for (int i = 0; i < 3; i++) {\n"
+	"		void *p = malloc(48);\n"
+	"		((struct item **)p)[0] = (struct item *)g_items;\n"
+	"		g_items = p;\n"
+	"	}\n"
+	"	printf(\"file=%lu\\nfunc=%lu\\n\", (unsigned long)g_items, (unsigned long)s_items);\n"
+	"	printf(\"READY\\n\");\n"
+	"	fflush(stdout);\n"
+	"	for (;;)\n"
+	"		pause();\n"
+	"}\n";
+
+static void test_types_of_one_name_keep_each_nodes_layout(void)
+{
+	struct typed x;
+	CU_ASSERT_FATAL(open_typed(hc_fixture_make_core("types_twin", twin_source), NULL, &x));
+	const struct hc_type *t = type_named(x.ty, "struct item");
+	CU_ASSERT_FATAL(t != NULL);
+	CU_ASSERT_EQUAL(t->count, 6);
+	CU_ASSERT_EQUAL(t->conflicts, 0);
+	/* each list, three deep, by the members of its own struct */
+	const char *names[] = { "file", "func" }, *link[] = { "next", "link" }, *root[] = { "g_items", "main::s_items" };
+	uint64_t at[] = { 0, 8 };
+	for (unsigned i = 0; i < 2; i++) {
+		uint32_t n = node_at(&x.g, key("types_twin", names[i]));
+		for (unsigned depth = 0; depth < 3; depth++) {
+			CU_ASSERT_FATAL(n != UINT32_MAX);
+			CU_ASSERT_PTR_EQUAL(&x.ty->types[x.ty->node_type[n]], t);
+			ASSERT_STR(hc_types_incoming_member(x.ty, n), depth ? link[i] : root[i]);
+			char member[64];
+			CU_ASSERT(hc_types_member_at(x.ty, n, at[i], member, sizeof(member)) && !strcmp(member, link[i]));
+			uint64_t next = 0;
+			CU_ASSERT_FATAL(hc_target_read_u64(x.t, x.g.addr[n] + at[i], &next));
+			n = next ? node_at(&x.g, next) : UINT32_MAX;
+		}
+		CU_ASSERT_EQUAL(n, UINT32_MAX);
+	}
+	close_typed(&x);
+}
+
 void hc_test_register_types(void)
 {
 	CU_pSuite s = CU_add_suite("types", NULL, NULL);
@@ -690,4 +808,7 @@ void hc_test_register_types(void)
 	CU_add_test(s, "test_vtables_without_names_group_by_address", test_vtables_without_names_group_by_address);
 	CU_add_test(s, "test_hundred_thousand_nodes_are_typed_in_a_second",
 		    test_hundred_thousand_nodes_are_typed_in_a_second);
+	CU_add_test(s, "test_two_threads_give_the_same_types", test_two_threads_give_the_same_types);
+	CU_add_test(s, "test_array_element_members_are_spelled_once", test_array_element_members_are_spelled_once);
+	CU_add_test(s, "test_types_of_one_name_keep_each_nodes_layout", test_types_of_one_name_keep_each_nodes_layout);
 }
