@@ -21,9 +21,10 @@
  */
 #include "heapcore/graph.h"
 
+#include "large_alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define NONE UINT32_MAX
 
@@ -36,24 +37,6 @@ static struct hc_error *corrupt(const char *what, uint64_t where)
 {
 	return hc_error_create(HC_ERR_INTERNAL, "chains: inconsistent graph: %s at %llu", what,
 			       (unsigned long long)where);
-}
-
-/*
- * Asks for transparent huge pages under a large array (as dominators.c does,
- * where the reasons are given): fewer TLB misses and page faults.
- */
-static void *alloc_large(size_t bytes)
-{
-	void *p = malloc(bytes ? bytes : 1);
-#ifdef MADV_HUGEPAGE
-	const uintptr_t huge = 2u << 20;
-	if (p && bytes >= (8u << 20)) {
-		uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
-		if (end > start)
-			madvise((void *)start, end - start, MADV_HUGEPAGE);
-	}
-#endif
-	return p;
 }
 
 void hc_chains_destroy(struct hc_chains *c)
@@ -132,8 +115,8 @@ struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **
 		goto nomem;
 	c->nnodes = g->nnodes;
 	c->nowners = g->nowners;
-	c->parent = alloc_large((size_t)g->nnodes * sizeof(uint32_t));
-	queue = alloc_large((size_t)g->nnodes * sizeof(uint32_t));
+	c->parent = hc_alloc_large((size_t)g->nnodes * sizeof(uint32_t));
+	queue = hc_alloc_large((size_t)g->nnodes * sizeof(uint32_t));
 	if (!c->parent || !queue)
 		goto nomem;
 	memset(c->parent, 0xff, (size_t)g->nnodes * sizeof(uint32_t));

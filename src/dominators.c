@@ -44,9 +44,10 @@
  */
 #include "heapcore/graph.h"
 
+#include "large_alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define NONE UINT32_MAX
 
@@ -94,33 +95,11 @@ struct dom_ctx {
 	uint64_t bytes, peak;    /* what we hold now and at most, for peak_bytes */
 };
 
-/*
- * Asks for transparent huge pages under a large array, where the kernel only
- * gives them on request (THP "madvise" mode, the common default): with 4 KiB
- * pages nearly every random access to a 60 MB array also misses the TLB, and
- * first touching it costs a page fault per 4 KiB. Only the 2 MiB-aligned
- * interior of the block can be covered; failure changes nothing.
- */
-static void hint_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-	const uintptr_t huge = 2u << 20;
-	uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
-	if (end > start)
-		madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)bytes;
-#endif
-}
-
 static void *ctx_alloc(struct dom_ctx *c, uint64_t count, size_t elem)
 {
 	if (count > SIZE_MAX / elem)
 		return NULL;
-	void *p = malloc(count ? count * elem : 1);
-	if (p && count * elem >= (8u << 20))
-		hint_huge(p, count * elem);
+	void *p = hc_alloc_large(count * elem);
 	if (p) {
 		c->bytes += count * elem;
 		if (c->bytes > c->peak)

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "large_alloc.h"
 #include "types_internal.h"
 
 const char *hc_type_source_name(enum hc_type_source s)
@@ -240,26 +240,10 @@ void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void
 
 /* ---- the driver ---- */
 
-
-/*
- * A per-node array, on transparent huge pages where the kernel gives them
- * only on request (as dominators.c asks, where the reasons are given): the
- * DWARF pass reads and writes node_type and node_via in pointer-chasing
- * order, and with 4 KiB pages nearly every such access also misses the TLB.
- */
+/* node_type and node_via are read and written in pointer-chasing order: see large_alloc.h. */
 static void *alloc_nodes(size_t count, size_t elem)
 {
-	size_t bytes = (count ? count : 1) * elem;
-	void *p = malloc(bytes);
-#ifdef MADV_HUGEPAGE
-	const uintptr_t huge = 2u << 20;
-	if (p && bytes >= (8u << 20)) {
-		uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
-		if (end > start)
-			madvise((void *)start, end - start, MADV_HUGEPAGE);
-	}
-#endif
-	return p;
+	return hc_alloc_large((count ? count : 1) * elem);
 }
 
 static int cmp_type(const void *a, const void *b, void *arg)
