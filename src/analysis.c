@@ -6,8 +6,8 @@
 
 const char *hc_phase_name(enum hc_phase p)
 {
-	static const char *const names[HC_PHASE_COUNT] = { "walk", "unwind", "graph", "leaks",
-							   "dominators", "chains", "types" };
+	static const char *const names[HC_PHASE_COUNT] = { "walk", "unwind", "graph", "types",
+							   "leaks", "dominators", "chains" };
 	return (unsigned)p < HC_PHASE_COUNT ? names[p] : "unknown";
 }
 
@@ -62,6 +62,13 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 		case HC_PHASE_COUNT:
 			break;
 		}
+		/*
+		 * Types is the last phase that reads allocations' memory wholesale:
+		 * from here on only a few chains are read, so the core's pages can go
+		 * before leaks, dominators and chains allocate their per-node arrays.
+		 */
+		if (p == HC_PHASE_TYPES)
+			hc_target_release_pages(t);
 		a->seconds[p] = now() - start;
 		if (opts->phase)
 			opts->phase(p, 1, opts->phase_arg);

@@ -509,6 +509,13 @@ struct hc_error *hc_target_open_core(const char *path, struct hc_target **out)
 	return hc_target_open_core_capped(path, 0, out);
 }
 
+void hc_target_release_pages(struct hc_target *t)
+{
+	/* MADV_DONTNEED on a private, never-written file mapping just forgets clean pages */
+	if (t->image && t->compression == HC_COMPRESSION_NONE)
+		madvise(t->image, t->image_size, MADV_DONTNEED);
+}
+
 void hc_target_destroy(struct hc_target *t)
 {
 	if (!t)

@@ -131,6 +131,13 @@ struct hc_error *hc_target_open_core_capped(const char *path, uint64_t max_memor
 					    struct hc_target **out);
 void hc_target_destroy(struct hc_target *t);
 
+/*
+ * Lets the kernel drop the core's pages from memory once a pass over them is
+ * done; later reads fault them back in from the file. A no-op for a
+ * decompressed core, whose only copy is in memory.
+ */
+void hc_target_release_pages(struct hc_target *t);
+
 /* Copies len bytes at addr into buf; reads may span adjacent segments. */
 enum hc_read_status hc_target_read(const struct hc_target *t, uint64_t addr, void *buf, size_t len);
 bool hc_target_read_u64(const struct hc_target *t, uint64_t addr, uint64_t *out);
