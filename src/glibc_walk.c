@@ -1095,7 +1095,7 @@ void hc_glibc_heap_destroy(struct hc_glibc_heap *h)
 	free(h);
 }
 
-int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr)
+int64_t hc_glibc_chunk_at_or_before(const struct hc_glibc_heap *h, uint64_t addr)
 {
 	uint32_t lo = 0, hi = h->nchunks;
 	while (lo < hi) {
@@ -1105,10 +1105,12 @@ int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr)
 		else
 			hi = mid;
 	}
-	if (lo == 0)
-		return -1;
-	uint32_t i = lo - 1;
-	uint64_t end = h->chunk_addr[i] + h->chunk_size[i];
+	return (int64_t)lo - 1;
+}
+
+int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr)
+{
+	int64_t i = hc_glibc_chunk_at_or_before(h, addr);
 	/* mmapped chunks: the mapping may hold a memalign lead before the header; not part of the chunk */
-	return addr < end ? (int64_t)i : -1;
+	return i >= 0 && addr < h->chunk_addr[i] + h->chunk_size[i] ? i : -1;
 }

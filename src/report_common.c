@@ -2,7 +2,6 @@
 #include "heapcore/report.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
 
 json_t *hc_json_address(uint64_t addr)
 {
@@ -20,16 +19,6 @@ const char *hc_json_str(const json_t *obj, const char *key)
 long long hc_json_int(const json_t *obj, const char *key)
 {
 	return json_integer_value(json_object_get(obj, key));
-}
-
-int hc_json_get_address(const json_t *obj, const char *key, uint64_t *out)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	if (!s || s[0] != '0' || s[1] != 'x')
-		return 0;
-	char *end;
-	*out = strtoull(s + 2, &end, 16);
-	return *end == 0;
 }
 
 int hc_report_add_warnings(json_t *report, const struct hc_warnings *w)

@@ -205,19 +205,9 @@ static uint64_t static_tls_below(const struct hc_symbols *s)
  */
 static uint64_t chunk_end_at(const struct hc_glibc_heap *h, uint64_t addr)
 {
-	if (!h || !h->nchunks)
+	int64_t c = h ? hc_glibc_chunk_at_or_before(h, addr) : -1;
+	if (c < 0)
 		return 0;
-	uint32_t lo = 0, hi = h->nchunks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (h->chunk_addr[mid] <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return 0;
-	uint32_t c = lo - 1;
 	uint64_t end = h->chunk_addr[c] + h->chunk_size[c];
 	if (h->chunk_state[c] == HC_CHUNK_MMAPPED) {
 		const struct hc_glibc_layout *L = h->location.layout;

@@ -175,6 +175,8 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out);
 void hc_glibc_heap_destroy(struct hc_glibc_heap *h);
 
+/* Index of the last chunk whose header is at or below addr, or -1: what holds addr, if anything does. */
+int64_t hc_glibc_chunk_at_or_before(const struct hc_glibc_heap *h, uint64_t addr);
 /* Index of the chunk whose [header, header + size) holds addr, or -1. */
 int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr);
 

@@ -51,7 +51,5 @@ json_t *hc_json_address(uint64_t addr);
 /* Readers for the text renderers: "" and 0 for a missing key. */
 const char *hc_json_str(const json_t *obj, const char *key);
 long long hc_json_int(const json_t *obj, const char *key);
-/* Reads back an address written by hc_json_address; false if absent or malformed. */
-int hc_json_get_address(const json_t *obj, const char *key, uint64_t *out);
 
 #endif
