@@ -239,10 +239,10 @@ static bool edge_interior(const struct hc_graph *g, bool from_owner, uint32_t fr
 static void locate_word(const struct hc_graph *g, struct hc_chain_step *s)
 {
 	const struct hc_target *t = g->target;
-	uint64_t to = g->addr[s->to], size = g->size[s->to];
+	uint64_t to = hc_graph_node_addr(g, s->to), size = hc_graph_node_size(g, s->to);
 	struct word_hit hit = { 0 };
 	if (t && !s->from_owner) {
-		scan_memory(t, g->addr[s->from], g->addr[s->from] + g->size[s->from], to, size, &hit);
+		scan_memory(t, hc_graph_node_addr(g, s->from), hc_graph_node_addr(g, s->from) + hc_graph_node_size(g, s->from), to, size, &hit);
 	} else if (t) {
 		const struct hc_owner *o = &g->owners[s->from];
 		if (o->kind != HC_ROOT_REGISTER) {

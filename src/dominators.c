@@ -12,7 +12,7 @@
  * (hc_leaks: a cluster's bytes); dominance below a leaked head would need a
  * second root set, which nothing asks for yet.
  *
- * Sizes are g->size[], the usable size of each allocation: what the program
+ * Sizes are hc_graph_node_size(), the usable size of each allocation: what the program
  * asked for (rounded up), not the chunk with its header, so the retained size
  * of a list is the sum of what its allocations can hold. Owners weigh 0.
  *
@@ -366,8 +366,8 @@ static void retained_sizes(struct dom_ctx *c, const uint32_t *idom_pre, const ui
 			   struct hc_dominators *d)
 {
 	uint64_t *retained = d->retained;
-	if (c->nnodes)
-		memcpy(retained, c->g->size, (size_t)c->nnodes * sizeof(uint64_t));
+	for (uint32_t i = 0; i < c->nnodes; i++)
+		retained[i] = hc_graph_node_size(c->g, i);
 	memset(retained + c->nnodes, 0, (size_t)c->nowners * sizeof(uint64_t));
 	for (uint32_t i = c->n - 1; i >= 1; i--) {
 		if (i > 2 * AHEAD_EDGES) {

@@ -83,28 +83,16 @@ struct node_fill {
 	uint32_t k0;                 /* the first node written */
 };
 
-/*
- * malloc_usable_size: an arena chunk in use also owns the next chunk's
- * prev_size word; an mmapped chunk runs to its mapping's end, which 2.43
- * puts 16 bytes further (its size excludes the header).
- */
 static void *fill_nodes(void *arg)
 {
 	struct node_fill *f = arg;
 	const struct hc_glibc_heap *h = f->h;
 	struct hc_graph *g = f->g;
-	const struct hc_glibc_layout *L = h->location.layout;
-	uint64_t mmapped_hdr = L && L->mmapped_size_excludes_header ? 0 : CHUNK_HDR_SZ;
 	uint32_t k = f->k0;
 	for (uint32_t i = f->c0; i < f->c1; i++) {
 		uint8_t st = h->chunk_state[i];
 		if (st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED)
 			continue;
-		uint64_t cs = h->chunk_size[i];
-		uint64_t usable = st == HC_CHUNK_MMAPPED ? (cs > mmapped_hdr ? cs - mmapped_hdr : 0)
-							 : (cs > CHUNK_HDR_SZ ? cs - 8 : 0);
-		g->addr[k] = h->chunk_addr[i] + CHUNK_HDR_SZ;
-		g->size[k] = usable;
 		g->chunk[k] = i;
 		k++;
 	}
@@ -121,12 +109,13 @@ static struct hc_error *nodes_build(struct hc_graph *g, const struct hc_glibc_he
 	}
 	uint32_t n = n0 + n1;
 	size_t cnt = n ? n : 1;
-	g->addr = malloc(cnt * sizeof(*g->addr));
-	g->size = malloc(cnt * sizeof(*g->size));
 	g->chunk = malloc(cnt * sizeof(*g->chunk));
 	g->root_kinds = calloc(cnt, 1);
-	if (!g->addr || !g->size || !g->chunk || !g->root_kinds)
+	if (!g->chunk || !g->root_kinds)
 		return &hc_error_nomem;
+	/* an mmapped chunk runs to its mapping's end, which 2.43 puts 16 bytes further (its size excludes the header) */
+	const struct hc_glibc_layout *L = h->location.layout;
+	g->mmapped_hdr = L && L->mmapped_size_excludes_header ? 0 : CHUNK_HDR_SZ;
 	struct node_fill f[2] = { { g, h, 0, half, 0 }, { g, h, half, h->nchunks, n0 } };
 	run_pair(nthreads, fill_nodes, &f[0], &f[1]);
 	g->nnodes = n;
@@ -373,7 +362,7 @@ static void pend(struct scanner *s, uint32_t src, bool last)
 static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 {
 	const struct hc_graph_index *ix = s->g->index;
-	uint64_t a = s->g->addr[n], end = a + s->g->size[n];
+	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n);
 	bool queued = false;
 	while (a + 8 <= end) {
 		if (!hc_span_contains(span, a, 8)) {
@@ -406,7 +395,6 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 
 static void scan_nodes(struct scanner *s)
 {
-	const uint64_t *size = s->g->size;
 	struct hc_span span = { 0, 0, NULL };
 	uint64_t done = 0;
 	s->open_src = NONE;
@@ -416,7 +404,7 @@ static void scan_nodes(struct scanner *s)
 			pend(s, n, true);
 		if (s->ncand >= BATCH_FLUSH || s->npend == BATCH_CAP)
 			flush(s);
-		done += size[n];
+		done += hc_graph_node_size(s->g, n);
 		if (!(n & 0xfff)) {
 			__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
 			if (s->progress)
@@ -769,15 +757,15 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		return &hc_error_nomem;
 	uint64_t node_bytes = 0;
 	for (uint32_t i = 0; i < n; i++)
-		node_bytes += g->size[i];
+		node_bytes += hc_graph_node_size(g, i);
 	uint64_t rbytes = roots_bytes(g), total = node_bytes + rbytes;
 	/* the calling thread scans the first nodes and then the roots; the other thread the rest */
 	uint32_t split = n;
 	if (nthreads == 2) {
 		uint64_t want = total / 2 > rbytes ? total / 2 - rbytes : 0, acc = 0;
 		split = 0;
-		while (split < n && acc + g->size[split] <= want)
-			acc += g->size[split++];
+		while (split < n && acc + hc_graph_node_size(g, split) <= want)
+			acc += hc_graph_node_size(g, split++);
 	}
 	struct scanner sc[2];
 	memset(sc, 0, sizeof(sc));
@@ -899,7 +887,7 @@ struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
 	unsigned nthreads = thread_count(opts, h->nchunks);
 	struct hc_error *err = nodes_build(g, h, nthreads);
 	if (!err)
-		err = hc_graph_index_build(g->addr, g->size, g->nnodes, nthreads, &g->index);
+		err = hc_graph_index_build(g, nthreads, &g->index);
 	if (!err)
 		err = hc_roots_find(t, s, h, &g->roots, &g->nroots);
 	if (!err)
@@ -916,8 +904,6 @@ void hc_graph_destroy(struct hc_graph *g)
 {
 	if (!g)
 		return;
-	free(g->addr);
-	free(g->size);
 	free(g->chunk);
 	free(g->out_start);
 	free(g->out);

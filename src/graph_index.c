@@ -25,9 +25,10 @@ void hc_graph_index_destroy(struct hc_graph_index *ix)
 }
 
 /* A node's extent for the index: a node of no bytes still needs its start bit for the ranks. */
-static uint64_t node_end(const uint64_t *addr, const uint64_t *size, uint32_t i)
+static uint64_t node_end(const struct hc_graph *g, uint32_t i)
 {
-	return size[i] ? addr[i] + size[i] : addr[i] + 1;
+	uint64_t size = hc_graph_node_size(g, i);
+	return hc_graph_node_addr(g, i) + (size ? size : 1);
 }
 
 /* Makes superblock sbn reach block last, creating it (first block first) unless it is the latest one. */
@@ -58,26 +59,25 @@ static struct hc_error *touch(struct hc_graph_index *ix, uint32_t *cap, uint64_t
  * to the end of the last: found by binary search for the last node starting
  * in each superblock, so the cost is per superblock, not per node.
  */
-static struct hc_error *superblocks(struct hc_graph_index *ix, const uint64_t *addr, const uint64_t *size,
-				    uint32_t n)
+static struct hc_error *superblocks(struct hc_graph_index *ix, const struct hc_graph *g, uint32_t n)
 {
 	unsigned ss = ix->super_shift;
 	uint32_t cap = 0;
 	for (uint32_t i = 0; i < n;) {
-		uint64_t sbn = addr[i] >> ss, limit = (sbn + 1) << ss;
+		uint64_t ai = hc_graph_node_addr(g, i), sbn = ai >> ss, limit = (sbn + 1) << ss;
 		uint32_t lo = i, hi = n;
 		while (lo < hi) {
 			uint32_t mid = lo + (hi - lo) / 2;
-			if (addr[mid] < limit)
+			if (hc_graph_node_addr(g, mid) < limit)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 		uint32_t j = lo - 1; /* the last node starting in sbn */
-		uint64_t e = node_end(addr, size, j) - 1;
+		uint64_t e = node_end(g, j) - 1;
 		/* that node may run on through later superblocks */
 		for (uint64_t k = sbn; k <= e >> ss; k++) {
-			uint64_t first = k == sbn ? addr[i] >> BLOCK_SHIFT : (k << ss) >> BLOCK_SHIFT;
+			uint64_t first = k == sbn ? ai >> BLOCK_SHIFT : (k << ss) >> BLOCK_SHIFT;
 			uint64_t last = k == e >> ss ? e >> BLOCK_SHIFT : (((k + 1) << ss) - 1) >> BLOCK_SHIFT;
 			struct hc_error *err = touch(ix, &cap, k, first, last);
 			if (err)
@@ -102,7 +102,7 @@ static struct hc_index_block *block_at(struct hc_graph_index *ix, uint32_t *d, u
 
 struct bit_part {
 	struct hc_graph_index *ix;
-	const uint64_t *addr, *size;
+	const struct hc_graph *g;
 	uint32_t i0, i1;             /* nodes; no block holds bits of both parts */
 };
 
@@ -111,18 +111,18 @@ static void *set_bits(void *arg)
 {
 	struct bit_part *p = arg;
 	struct hc_graph_index *ix = p->ix;
-	const uint64_t *addr = p->addr, *size = p->size;
+	const struct hc_graph *g = p->g;
 	if (p->i0 >= p->i1)
 		return NULL;
-	uint32_t d = ix->top[(addr[p->i0] >> ix->super_shift) - ix->top_base] - 1;
+	uint32_t d = ix->top[(hc_graph_node_addr(g, p->i0) >> ix->super_shift) - ix->top_base] - 1;
 	for (uint32_t i = p->i0; i < p->i1; i++) {
-		uint64_t a = addr[i];
+		uint64_t a = hc_graph_node_addr(g, i), size = hc_graph_node_size(g, i);
 		struct hc_index_block *bk = block_at(ix, &d, a >> BLOCK_SHIFT);
 		bk->start |= 1u << ((a >> 4) & 31);
-		if (!size[i])
+		if (!size)
 			continue;
 		/* 8-byte halves [h0, h1] of the node, 64 to a block */
-		uint64_t h0 = a >> 3, h1 = (a + size[i] - 1) >> 3;
+		uint64_t h0 = a >> 3, h1 = (a + size - 1) >> 3;
 		if (h0 >> 6 == h1 >> 6) {
 			bk->inside |= (~0ull >> (63 - (h1 - h0))) << (h0 & 63);
 			continue;
@@ -136,9 +136,9 @@ static void *set_bits(void *arg)
 	return NULL;
 }
 
-struct hc_error *hc_graph_index_build(const uint64_t *addr, const uint64_t *size, uint32_t n,
-				      unsigned nthreads, struct hc_graph_index **out)
+struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthreads, struct hc_graph_index **out)
 {
+	uint32_t n = g->nnodes;
 	*out = NULL;
 	struct hc_graph_index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
@@ -147,7 +147,7 @@ struct hc_error *hc_graph_index_build(const uint64_t *addr, const uint64_t *size
 	*out = ix;
 	if (!n)
 		return NULL;
-	uint64_t lo = addr[0], hi = node_end(addr, size, n - 1);
+	uint64_t lo = hc_graph_node_addr(g, 0), hi = node_end(g, n - 1);
 	ix->lo = lo;
 	ix->span = hi - lo;
 	unsigned ss = SUPER_SHIFT;
@@ -159,7 +159,7 @@ struct hc_error *hc_graph_index_build(const uint64_t *addr, const uint64_t *size
 	ix->top = calloc(ix->ntop, sizeof(*ix->top));
 	if (!ix->top)
 		return &hc_error_nomem;
-	struct hc_error *err = superblocks(ix, addr, size, n);
+	struct hc_error *err = superblocks(ix, g, n);
 	if (err)
 		return err;
 	ix->blocks = calloc(ix->nblocks ? ix->nblocks : 1, sizeof(*ix->blocks));
@@ -168,9 +168,9 @@ struct hc_error *hc_graph_index_build(const uint64_t *addr, const uint64_t *size
 
 	/* two parts split where no block holds bits of both: past a node ending in an earlier block */
 	uint32_t k = n / 2;
-	while (k < n && k > 0 && addr[k] >> BLOCK_SHIFT == (node_end(addr, size, k - 1) - 1) >> BLOCK_SHIFT)
+	while (k < n && k > 0 && hc_graph_node_addr(g, k) >> BLOCK_SHIFT == (node_end(g, k - 1) - 1) >> BLOCK_SHIFT)
 		k++;
-	struct bit_part parts[2] = { { ix, addr, size, 0, k }, { ix, addr, size, k, n } };
+	struct bit_part parts[2] = { { ix, g, 0, k }, { ix, g, k, n } };
 	pthread_t th;
 	bool threaded = nthreads > 1 && pthread_create(&th, NULL, set_bits, &parts[1]) == 0;
 	set_bits(&parts[0]);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "heapcore/error.h"
+#include "heapcore/graph.h"
 
 #define HC_INDEX_BLOCK_SHIFT 9
 
@@ -53,9 +54,8 @@ struct hc_graph_index {
 	uint32_t nnodes;
 };
 
-/* The index of n nodes given by sorted, disjoint [addr[i], addr[i] + size[i]); on 1 or 2 threads. */
-struct hc_error *hc_graph_index_build(const uint64_t *addr, const uint64_t *size, uint32_t n,
-				      unsigned nthreads, struct hc_graph_index **out);
+/* The index of g's nodes (sorted, disjoint; their chunk table filled in); on 1 or 2 threads. */
+struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthreads, struct hc_graph_index **out);
 void hc_graph_index_destroy(struct hc_graph_index *ix);
 
 /* The block holding v, or NULL: the part of a lookup that needs no cache miss but its result's. */

@@ -27,9 +27,9 @@
 static uint64_t node_bytes(const struct hc_graph *g, uint32_t v)
 {
 	const struct hc_glibc_heap *h = g->heap;
-	/* a graph made without a heap (by hand, in tests) has only usable sizes */
-	if (!h)
-		return g->size[v];
+	/* a graph made without a target (by hand, in tests) has only usable sizes */
+	if (!g->target)
+		return hc_graph_node_size(g, v);
 	uint32_t c = g->chunk[v];
 	return h->chunk_state[c] == HC_CHUNK_MMAPPED ? hc_graph_node_bytes(g, v) : h->chunk_size[c];
 }
@@ -137,7 +137,7 @@ static int cmp_cluster(const void *a, const void *b, void *arg)
 	const struct hc_graph *g = arg;
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
-	return (g->addr[x->head] > g->addr[y->head]) - (g->addr[x->head] < g->addr[y->head]);
+	return (hc_graph_node_addr(g, x->head) > hc_graph_node_addr(g, y->head)) - (hc_graph_node_addr(g, x->head) < hc_graph_node_addr(g, y->head));
 }
 
 /* The weakly connected components of the leaked nodes (list lk, in address order). */

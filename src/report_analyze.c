@@ -96,7 +96,7 @@ json_t *hc_report_chain_path(const struct hc_analysis *a, uint32_t node, char *p
 				name_root_word(a, ow, st->from_addr, o, label, sizeof(label));
 			}
 		} else {
-			uint64_t base = g->addr[st->from];
+			uint64_t base = hc_graph_node_addr(g, st->from);
 			o = json_pack("{s:o}", "allocation", hc_json_address(base));
 			const char *type = hc_report_node_type(a, st->from);
 			if (type)
@@ -113,7 +113,7 @@ json_t *hc_report_chain_path(const struct hc_analysis *a, uint32_t node, char *p
 				}
 			}
 		}
-		json_object_set_new(o, "to", hc_json_address(g->addr[st->to]));
+		json_object_set_new(o, "to", hc_json_address(hc_graph_node_addr(g, st->to)));
 		if (st->interior)
 			json_object_set_new(o, "interior", json_true());
 		json_array_append_new(list, o);
@@ -141,7 +141,7 @@ static void cluster_key(const struct hc_analysis *a, const struct hc_leak_cluste
 	if (type)
 		snprintf(buf, len, "%s", type);
 	else
-		snprintf(buf, len, "%" PRIu64 "-byte allocations", a->graph->size[c->head]);
+		snprintf(buf, len, "%" PRIu64 "-byte allocations", hc_graph_node_size(a->graph, c->head));
 }
 
 static json_t *leaks_json(const struct hc_analysis *a)
@@ -153,7 +153,7 @@ static json_t *leaks_json(const struct hc_analysis *a)
 		const struct hc_leak_cluster *c = &l->clusters[i];
 		json_array_append_new(clusters,
 				      json_pack("{s:o, s:I, s:I, s:I, s:b}", "head",
-						hc_json_address(g->addr[c->head]), "count",
+						hc_json_address(hc_graph_node_addr(g, c->head)), "count",
 						(json_int_t)c->nnodes, "bytes", (json_int_t)c->bytes,
 						"unreferenced_heads", (json_int_t)c->nheads, "cyclic",
 						c->cyclic));
@@ -169,7 +169,7 @@ static json_t *leaks_json(const struct hc_analysis *a)
 		if (!grp) {
 			grp = json_pack("{s:s, s:I, s:I, s:I, s:o}", "what", key, "clusters", (json_int_t)0,
 					"count", (json_int_t)0, "bytes", (json_int_t)0, "example",
-					hc_json_address(g->addr[c->head]));
+					hc_json_address(hc_graph_node_addr(g, c->head)));
 			json_array_append_new(groups, grp);
 			json_object_set(index, key, grp);
 		}
@@ -237,8 +237,8 @@ static json_t *largest_json(const struct hc_analysis *a)
 		uint32_t id = d->idom[v];
 		char path[1024];
 		json_t *chain = hc_report_chain_path(a, v, path, sizeof(path));
-		json_t *o = json_pack("{s:o, s:I, s:I, s:s, s:o, s:s}", "address", hc_json_address(g->addr[v]),
-				      "size", (json_int_t)g->size[v], "retained_bytes",
+		json_t *o = json_pack("{s:o, s:I, s:I, s:s, s:o, s:s}", "address", hc_json_address(hc_graph_node_addr(g, v)),
+				      "size", (json_int_t)hc_graph_node_size(g, v), "retained_bytes",
 				      (json_int_t)d->retained[v], "held_by",
 				      id == HC_DOM_VIRTUAL_ROOT ? "several owners" : g->owners[id - g->nnodes].name,
 				      "chain", chain, "path", path);

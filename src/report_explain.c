@@ -37,7 +37,7 @@ static json_t *incoming_json(const struct hc_analysis *a, uint32_t v)
 			}
 	for (uint32_t e = g->in_start[v]; e < g->in_start[v + 1] && json_array_size(list) < MAX_REFS; e++) {
 		uint32_t u = g->in[e];
-		json_t *o = json_pack("{s:o, s:s}", "allocation", hc_json_address(g->addr[u]), "class",
+		json_t *o = json_pack("{s:o, s:s}", "allocation", hc_json_address(hc_graph_node_addr(g, u)), "class",
 				      class_name(a->leaks->cls[u]));
 		if (g->in_flags[e] & HC_EDGE_INTERIOR)
 			json_object_set_new(o, "interior", json_true());
@@ -51,17 +51,17 @@ static json_t *outgoing_json(const struct hc_analysis *a, uint32_t v)
 {
 	const struct hc_graph *g = a->graph;
 	json_t *list = json_array();
-	uint64_t end = g->addr[v] + g->size[v];
-	for (uint64_t at = g->addr[v]; at + 8 <= end && json_array_size(list) < MAX_REFS; at += 8) {
+	uint64_t end = hc_graph_node_addr(g, v) + hc_graph_node_size(g, v);
+	for (uint64_t at = hc_graph_node_addr(g, v); at + 8 <= end && json_array_size(list) < MAX_REFS; at += 8) {
 		uint64_t word;
 		if (!hc_target_read_u64(a->target, at, &word))
 			break;
 		uint32_t to = hc_graph_node_at(g, word);
 		if (to == UINT32_MAX)
 			continue;
-		json_t *o = json_pack("{s:I, s:o}", "offset", (json_int_t)(at - g->addr[v]), "to",
-				      hc_json_address(g->addr[to]));
-		if (word != g->addr[to])
+		json_t *o = json_pack("{s:I, s:o}", "offset", (json_int_t)(at - hc_graph_node_addr(g, v)), "to",
+				      hc_json_address(hc_graph_node_addr(g, to)));
+		if (word != hc_graph_node_addr(g, to))
 			json_object_set_new(o, "interior", json_true());
 		json_array_append_new(list, o);
 	}
@@ -82,7 +82,7 @@ static json_t *free_references_json(const struct hc_analysis *a, uint32_t v)
 {
 	const struct hc_glibc_heap *h = a->heap;
 	const struct hc_graph *g = a->graph;
-	uint64_t lo = g->addr[v], hi = g->addr[v] + g->size[v];
+	uint64_t lo = hc_graph_node_addr(g, v), hi = hc_graph_node_addr(g, v) + hc_graph_node_size(g, v);
 	json_t *list = json_array();
 	for (uint32_t i = 0; i < h->nchunks && json_array_size(list) < MAX_REFS; i++) {
 		uint8_t st = h->chunk_state[i];
@@ -118,8 +118,8 @@ static json_t *allocation_json(const struct hc_analysis *a, uint32_t v, uint64_t
 		if (l->reached_by[v] & (1u << k))
 			json_array_append_new(kinds, json_string(hc_root_kind_name(k)));
 	json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:I, s:s, s:s, s:o, s:I}", "address",
-			      hc_json_address(g->addr[v]), "size", (json_int_t)g->size[v], "offset",
-			      (json_int_t)(addr - g->addr[v]), "chunk", hc_json_address(h->chunk_addr[ci]),
+			      hc_json_address(hc_graph_node_addr(g, v)), "size", (json_int_t)hc_graph_node_size(g, v), "offset",
+			      (json_int_t)(addr - hc_graph_node_addr(g, v)), "chunk", hc_json_address(h->chunk_addr[ci]),
 			      "chunk_size", (json_int_t)h->chunk_size[ci], "state",
 			      hc_chunk_state_name(h->chunk_state[ci]), "class", class_name(l->cls[v]),
 			      "reached_by", kinds, "retained_bytes",
@@ -135,7 +135,7 @@ static json_t *allocation_json(const struct hc_analysis *a, uint32_t v, uint64_t
 		const struct hc_leak_cluster *c = &l->clusters[l->cluster[v]];
 		json_object_set_new(o, "cluster",
 				    json_pack("{s:o, s:I, s:I, s:I, s:b}", "head",
-					      hc_json_address(g->addr[c->head]), "count",
+					      hc_json_address(hc_graph_node_addr(g, c->head)), "count",
 					      (json_int_t)c->nnodes, "bytes", (json_int_t)c->bytes,
 					      "unreferenced_heads", (json_int_t)c->nheads, "cyclic",
 					      c->cyclic));
@@ -175,7 +175,7 @@ static json_t *outside_heap_json(const struct hc_analysis *a, uint64_t addr)
 	if (hc_target_read_u64(a->target, addr & ~7ull, &word)) {
 		uint32_t to = hc_graph_node_at(g, word);
 		if (to != UINT32_MAX)
-			json_object_set_new(o, "points_to", hc_json_address(g->addr[to]));
+			json_object_set_new(o, "points_to", hc_json_address(hc_graph_node_addr(g, to)));
 	}
 	return o;
 }

@@ -168,7 +168,7 @@ uint32_t hc_types_node_at(const struct hc_graph *g, uint64_t addr)
 	uint32_t lo = 0, hi = g->nnodes;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (g->addr[mid] <= addr)
+		if (hc_graph_node_addr(g, mid) <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -176,7 +176,7 @@ uint32_t hc_types_node_at(const struct hc_graph *g, uint64_t addr)
 	if (lo == 0)
 		return HC_TYPE_NONE;
 	uint32_t n = lo - 1;
-	return addr - g->addr[n] < (g->size[n] ? g->size[n] : 1) ? n : HC_TYPE_NONE;
+	return addr - hc_graph_node_addr(g, n) < (hc_graph_node_size(g, n) ? hc_graph_node_size(g, n) : 1) ? n : HC_TYPE_NONE;
 }
 
 bool hc_types_read(const struct hc_symbols *s, uint64_t addr, void *buf, size_t len)
@@ -273,7 +273,7 @@ static void *tally_run(void *arg)
 	bool chunks = g->heap && g->chunk && g->target;
 	for (uint32_t n = t->n0; n < t->n1; n++) {
 		t->count[type[n]]++;
-		t->bytes[type[n]] += chunks ? hc_graph_node_bytes(g, n) : g->size[n];
+		t->bytes[type[n]] += chunks ? hc_graph_node_bytes(g, n) : hc_graph_node_size(g, n);
 	}
 	return NULL;
 }
@@ -433,8 +433,8 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 	if (g->nnodes) {
 		uint32_t last = g->nnodes - 1;
 		/* a little past the last node's end: what is inside, hc_types_node_at decides */
-		b.heap_lo = g->addr[0];
-		b.heap_len = g->addr[last] + g->size[last] + 16 - g->addr[0];
+		b.heap_lo = hc_graph_node_addr(g, 0);
+		b.heap_len = hc_graph_node_addr(g, last) + hc_graph_node_size(g, last) + 16 - hc_graph_node_addr(g, 0);
 	}
 	/* an empty string at offset 0, so that no real string's offset is mistaken for "none" */
 	hc_types_str(&b, "");

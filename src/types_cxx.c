@@ -116,9 +116,9 @@ static void *vt_run(void *arg)
 	for (uint32_t n = pt->n0; n < pt->n1; n++) {
 		type[n] = HC_TYPE_NONE;
 		via[n] = HC_TYPE_NONE;
-		if (pt->nomem || g->size[n] < 8)
+		if (pt->nomem || hc_graph_node_size(g, n) < 8)
 			continue;
-		uint64_t a = g->addr[n], v;
+		uint64_t a = hc_graph_node_addr(g, n), v;
 		hc_types_span(b->t, &span, a, 8);
 		/* a word across two segments (never one of a 16-aligned chunk): the exact read */
 		if (!hc_span_u64(&span, a, &v) && !hc_target_read_u64(b->t, a, &v))
@@ -167,7 +167,7 @@ void hc_types_vtables(struct hc_types_build *b)
 				continue;
 			uint64_t v;
 			struct hc_type *t = &b->ty->types[pt->first.keys[k]];
-			if (!t->vtable && hc_target_read_u64(b->t, g->addr[pt->first.vals[k]], &v))
+			if (!t->vtable && hc_target_read_u64(b->t, hc_graph_node_addr(g, pt->first.vals[k]), &v))
 				t->vtable = v;
 		}
 		hc_u64map_free(&pt->cache);

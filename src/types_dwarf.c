@@ -243,7 +243,7 @@ static void claim(struct walk *w, uint32_t n, uint64_t addr, uint32_t li, uint32
 	}
 	const struct hc_type_layout *l = &ty->layouts[li];
 	/* a struct is never an array of itself: its node's size is not even read */
-	bool array = !l->aggregate && l->size && holds_array(b->g->size[n], l);
+	bool array = !l->aggregate && l->size && holds_array(hc_graph_node_size(b->g, n), l);
 	uint32_t code = li | (array ? HC_LAYOUT_ARRAY : 0);
 	if (id == HC_TYPE_NONE) {
 		id = ty->layouts[li].type_id[array];
@@ -293,7 +293,7 @@ static void seed_vtables(struct walk *w)
 	for (uint32_t n = 0; any && n < b->g->nnodes && !b->nomem; n++) {
 		uint32_t id = ty->node_type[n];
 		if (id < ntypes && b->p->type_layout[id] != HC_TYPE_NONE)
-			push(w, n, b->g->addr[n], b->p->type_layout[id]);
+			push(w, n, hc_graph_node_addr(b->g, n), b->p->type_layout[id]);
 	}
 }
 
@@ -326,7 +326,7 @@ static void seed(struct walk *w)
 			if (v - b->heap_lo >= b->heap_len)
 				continue;
 			uint32_t n = hc_types_node_at(g, v);
-			if (n == HC_TYPE_NONE || g->addr[n] != v)
+			if (n == HC_TYPE_NONE || hc_graph_node_addr(g, n) != v)
 				continue;
 			uint32_t id = ty->node_type[n];
 			if (ty->node_via[n] != HC_TYPE_NONE || (id != HC_TYPE_NONE && b->p->type_layout[id] != HC_TYPE_NONE))
@@ -354,7 +354,7 @@ static void seed(struct walk *w)
 static void look_ahead(struct walk *w)
 {
 	if (w->read + AHEAD_ENTRIES < w->tail)
-		__builtin_prefetch(&w->b->g->size[w->ring[(w->read + AHEAD_ENTRIES) & w->mask].n]);
+		__builtin_prefetch(&w->b->g->chunk[w->ring[(w->read + AHEAD_ENTRIES) & w->mask].n]);
 	if (w->read + AHEAD_MEMORY < w->tail) {
 		uint64_t a = w->ring[(w->read + AHEAD_MEMORY) & w->mask].addr;
 		hc_types_span(w->b->t, &w->ahead_span, a, 8);
@@ -375,7 +375,7 @@ static bool start_node(struct walk *w)
 		return false;
 	w->n = q.n;
 	w->addr = q.addr;
-	w->usable = b->g->size[q.n];
+	w->usable = hc_graph_node_size(b->g, q.n);
 	w->elems = q.code & HC_LAYOUT_ARRAY ? w->usable / l->size : 1;
 	w->elem_size = l->size;
 	w->first_ptr = l->first_ptr;
@@ -442,11 +442,10 @@ static void resolve(struct walk *w)
 		x->t = t == x->from ? HC_TYPE_NONE : t;
 		if (x->t == HC_TYPE_NONE)
 			continue;
-		__builtin_prefetch(&g->addr[t]);
+		__builtin_prefetch(&g->chunk[t]);
 		__builtin_prefetch(&ty->node_via[t]);
 		__builtin_prefetch(&ty->node_type[t]);
 		/* a scalar's claim reads it; reading the node will, soon when the queue is short */
-		__builtin_prefetch(&g->size[t]);
 	}
 }
 
@@ -476,7 +475,7 @@ void hc_types_dwarf(struct hc_types_build *b)
 		for (int i = 0; i < CLAIM && w.pend_head < w.pend_tail && !b->nomem; i++) {
 			struct pend x = w.pend[w.pend_head++ % PEND];
 			/* only a pointer to a node's start types it */
-			if (x.t != HC_TYPE_NONE && g->addr[x.t] == x.v)
+			if (x.t != HC_TYPE_NONE && hc_graph_node_addr(g, x.t) == x.v)
 				claim(&w, x.t, x.v, x.pointee, x.from, HC_TYPE_NONE);
 		}
 	}
@@ -493,15 +492,15 @@ bool hc_types_incoming_slot(const struct hc_types *t, uint32_t node, uint64_t *e
 		return false;
 	const struct hc_type_layout *l = &t->layouts[code & ~HC_LAYOUT_ARRAY];
 	bool array = code & HC_LAYOUT_ARRAY;
-	uint64_t usable = g->size[via], elems = array ? usable / l->size : 1;
+	uint64_t usable = hc_graph_node_size(g, via), elems = array ? usable / l->size : 1;
 	struct hc_span span;
-	hc_target_span(t->symbols->target, g->addr[via], usable, &span);
+	hc_target_span(t->symbols->target, hc_graph_node_addr(g, via), usable, &span);
 	/* as the walk read them: the first word holding node's address is the one that typed it */
 	for (uint64_t e = 0; e < elems; e++) {
 		for (uint32_t k = 0; k < l->nptrs; k++) {
 			const struct hc_layout_ptr *p = &t->priv->ptrs[l->first_ptr + k];
 			uint64_t off = e * l->size + p->offset, v;
-			if (off + 8 <= usable && hc_span_u64(&span, g->addr[via] + off, &v) && v == g->addr[node]) {
+			if (off + 8 <= usable && hc_span_u64(&span, hc_graph_node_addr(g, via) + off, &v) && v == hc_graph_node_addr(g, node)) {
 				*elem = array ? e : UINT64_MAX;
 				*path = p->path;
 				return true;

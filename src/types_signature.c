@@ -63,7 +63,7 @@ static void *sig_run(void *arg)
 	for (uint32_t n = pt->n0; n < pt->n1 && !pt->nomem; n++) {
 		if (type[n] != HC_TYPE_NONE)
 			continue;
-		uint64_t size = g->size[n], a = g->addr[n];
+		uint64_t size = hc_graph_node_size(g, n), a = hc_graph_node_addr(g, n);
 		uint64_t words = size / 8 < SIG_WORDS ? size / 8 : SIG_WORDS;
 		/* one span per run of dumped memory; a word past its end is not in the core */
 		hc_types_span(b->t, &span, a, words * 8);

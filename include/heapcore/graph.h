@@ -55,11 +55,14 @@ struct hc_owner {
 struct hc_graph_index;
 
 struct hc_graph {
-	/* nodes: in-use allocations (glibc chunks USED or MMAPPED), sorted by address */
+	/*
+	 * nodes: in-use allocations (glibc chunks USED or MMAPPED), sorted by
+	 * address; their address and size come from the heap's chunk table
+	 * (hc_graph_node_addr, hc_graph_node_size), not copied per node
+	 */
 	uint32_t nnodes;
-	uint64_t *addr;            /* user address (chunk + 16) */
-	uint64_t *size;            /* usable bytes the user may hold pointers in */
 	uint32_t *chunk;           /* index into the heap's chunk table */
+	uint8_t mmapped_hdr;       /* header bytes an mmapped chunk's size counts: 16, or 0 from 2.43 */
 
 	/* node -> node edges, CSR: targets of n are out[out_start[n] .. out_start[n+1]) */
 	uint32_t *out_start, *out;
@@ -90,6 +93,26 @@ struct hc_graph_options {
 	/* threads scanning the heap, at most 2 (the result is the same): 0 = 2 if 2 CPUs and a big heap */
 	unsigned threads;
 };
+
+/* The user address of a node: its chunk's address + 16. */
+static inline uint64_t hc_graph_node_addr(const struct hc_graph *g, uint32_t n)
+{
+	return g->heap->chunk_addr[g->chunk[n]] + 16;
+}
+
+/*
+ * The bytes a node's user may hold pointers in, malloc_usable_size: an arena
+ * chunk in use also owns the next chunk's prev_size word; an mmapped chunk
+ * runs to its mapping's end.
+ */
+static inline uint64_t hc_graph_node_size(const struct hc_graph *g, uint32_t n)
+{
+	uint32_t c = g->chunk[n];
+	uint64_t cs = g->heap->chunk_size[c];
+	if (g->heap->chunk_state[c] == HC_CHUNK_MMAPPED)
+		return cs > g->mmapped_hdr ? cs - g->mmapped_hdr : 0;
+	return cs >= 8 ? cs - 8 : 0;
+}
 
 struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
 				const struct hc_glibc_heap *h, const struct hc_graph_options *opts,

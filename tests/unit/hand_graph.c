@@ -41,13 +41,21 @@ struct hc_graph *hand_graph(uint32_t nnodes, uint32_t nowners, const struct hand
 	}
 	struct hc_graph *g = calloc(1, sizeof(*g));
 	g->nnodes = nnodes;
-	g->addr = calloc(nnodes + 1, sizeof(uint64_t));
-	g->size = calloc(nnodes + 1, sizeof(uint64_t));
+	/* nodes' addresses and sizes live in a chunk table, as a walked heap's do: chunk i is node i */
+	struct hc_glibc_heap *h = calloc(1, sizeof(*h));
+	h->nchunks = nnodes;
+	h->chunk_addr = calloc(nnodes + 1, sizeof(uint64_t));
+	h->chunk_size = calloc(nnodes + 1, sizeof(uint64_t));
+	h->chunk_state = calloc(nnodes + 1, 1);
+	h->chunk_arena = calloc(nnodes + 1, sizeof(uint32_t));
+	g->heap = h;
 	g->chunk = calloc(nnodes + 1, sizeof(uint32_t));
 	g->root_kinds = calloc(nnodes + 1, 1);
 	for (uint32_t i = 0; i < nnodes; i++) {
-		g->addr[i] = HAND_BASE + HAND_STRIDE * i;
-		g->size[i] = sizes ? sizes[i] : HAND_SIZE;
+		h->chunk_addr[i] = HAND_BASE + HAND_STRIDE * i - 16;
+		/* a chunk in use holds its size + 8 usable bytes */
+		h->chunk_size[i] = (sizes ? sizes[i] : HAND_SIZE) + 8;
+		h->chunk_state[i] = HC_CHUNK_USED;
 		g->chunk[i] = i;
 	}
 	g->nedges = nnode_edges;
@@ -90,5 +98,7 @@ struct hc_graph *hand_graph(uint32_t nnodes, uint32_t nowners, const struct hand
 void hand_graph_free(struct hc_graph *g)
 {
 	/* built field by field like hc_graph_build's result, so freed the same way */
+	struct hc_glibc_heap *h = g ? (struct hc_glibc_heap *)g->heap : NULL;
 	hc_graph_destroy(g);
+	hc_glibc_heap_destroy(h);
 }

@@ -356,7 +356,7 @@ static uint32_t naive_check(const struct hc_graph *g, const struct hc_dominators
 	}
 	for (uint32_t w = 0; w < nids; w++) {
 		uint32_t want = HC_DOM_NONE;
-		uint64_t retained = w < g->nnodes ? g->size[w] : 0;
+		uint64_t retained = w < g->nnodes ? hc_graph_node_size(g, w) : 0;
 		if (all[w]) {
 			/* strict dominators form a chain: the immediate one has the most dominators itself */
 			want = ROOT;
@@ -369,7 +369,7 @@ static uint32_t naive_check(const struct hc_graph *g, const struct hc_dominators
 			retained = 0;
 			for (uint32_t v = 0; v < g->nnodes; v++)
 				if (dom[(size_t)v * nids + w])
-					retained += g->size[v];
+					retained += hc_graph_node_size(g, v);
 		}
 		if (d->idom[w] != want || d->retained[w] != retained)
 			bad++;

@@ -69,7 +69,7 @@ static uint32_t node_for(const struct classified *c, const char *key, int *n)
 {
 	uint64_t a = gp_value(c->out, key, n);
 	uint32_t v = a ? hc_graph_node_at(c->g, a) : NONE;
-	return v != NONE && c->g->addr[v] == a ? v : NONE;
+	return v != NONE && hc_graph_node_addr(c->g, v) == a ? v : NONE;
 }
 
 /* A list's (or ring's) nodes by its next pointers, at most max, stopping where it comes back. */
@@ -79,7 +79,7 @@ static uint32_t list_nodes(const struct classified *c, uint64_t head, uint32_t *
 	uint64_t p = head;
 	while (p && n < max) {
 		uint32_t v = hc_graph_node_at(c->g, p);
-		if (v == NONE || c->g->addr[v] != p)
+		if (v == NONE || hc_graph_node_addr(c->g, v) != p)
 			break;
 		nodes[n++] = v;
 		if (!hc_target_read_u64(c->t, p, &p) || p == head)
@@ -99,7 +99,7 @@ static void test_a_leaked_list_is_one_cluster_headed_by_its_first_node(void)
 	CU_ASSERT_EQUAL(count, GP_LEAK_N);
 	uint32_t nodes[GP_LEAK_N + 2];
 	/* the list's tail points at the anchored node: one more on the walk */
-	CU_ASSERT_EQUAL(list_nodes(&c, c.g->addr[head], nodes, GP_LEAK_N + 2), GP_LEAK_N + 1);
+	CU_ASSERT_EQUAL(list_nodes(&c, hc_graph_node_addr(c.g, head), nodes, GP_LEAK_N + 2), GP_LEAK_N + 1);
 	CU_ASSERT_EQUAL(nodes[GP_LEAK_N], anchor);
 	CU_ASSERT_EQUAL(l->cls[head], HC_LEAKED_UNREFERENCED);
 	for (uint32_t i = 1; i < GP_LEAK_N; i++) {
@@ -132,7 +132,7 @@ static void test_a_leaked_ring_is_one_cyclic_cluster_without_heads(void)
 	CU_ASSERT_FATAL(low != NONE);
 	CU_ASSERT_EQUAL(count, GP_RING_N);
 	uint32_t nodes[GP_RING_N + 1];
-	CU_ASSERT_EQUAL(list_nodes(&c, c.g->addr[low], nodes, GP_RING_N + 1), GP_RING_N);
+	CU_ASSERT_EQUAL(list_nodes(&c, hc_graph_node_addr(c.g, low), nodes, GP_RING_N + 1), GP_RING_N);
 	for (uint32_t i = 0; i < GP_RING_N; i++) {
 		CU_ASSERT_EQUAL(l->cls[nodes[i]], HC_LEAKED_INDIRECT);
 		CU_ASSERT_EQUAL(l->cluster[nodes[i]], l->cluster[low]);
@@ -174,7 +174,7 @@ static void check_reached(const struct classified *c, const char *key, uint32_t 
 	uint32_t head = node_for(c, key, NULL);
 	CU_ASSERT_FATAL(head != NONE);
 	uint32_t nodes[64];
-	uint32_t n = list_nodes(c, c->g->addr[head], nodes, 64);
+	uint32_t n = list_nodes(c, hc_graph_node_addr(c->g, head), nodes, 64);
 	CU_ASSERT_EQUAL(n, want_n);
 	for (uint32_t i = 0; i < n; i++) {
 		CU_ASSERT_EQUAL(c->l->cls[nodes[i]], HC_ANCHORED);

@@ -78,7 +78,7 @@ static void check_group(const struct truth *tr, const struct hc_analysis *a, con
 	for (size_t i = 0; i < json_array_size(nodes); i++) {
 		uint64_t addr = hex(json_array_get(nodes, i));
 		uint32_t v = hc_graph_node_at(g, addr);
-		if (v == UINT32_MAX || g->addr[v] != addr) {
+		if (v == UINT32_MAX || hc_graph_node_addr(g, v) != addr) {
 			missing++;
 			continue;
 		}

@@ -173,8 +173,6 @@ struct typed {
 
 static void graph_free(struct hc_graph *g)
 {
-	free(g->addr);
-	free(g->size);
 	free(g->chunk);
 	free(g->roots);
 }
@@ -187,19 +185,15 @@ static bool graph_from_heap(struct typed *x)
 	memset(g, 0, sizeof(*g));
 	g->heap = h;
 	g->target = x->t;
-	g->addr = malloc((h->nchunks + 1) * sizeof(uint64_t));
-	g->size = malloc((h->nchunks + 1) * sizeof(uint64_t));
+	g->mmapped_hdr = 16;
 	g->chunk = malloc((h->nchunks + 1) * sizeof(uint32_t));
 	g->roots = calloc(x->t->nsegments + 1, sizeof(*g->roots));
-	if (!g->addr || !g->size || !g->chunk || !g->roots)
+	if (!g->chunk || !g->roots)
 		return false;
 	for (uint32_t c = 0; c < h->nchunks; c++) {
 		uint8_t st = h->chunk_state[c];
 		if (st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED)
 			continue;
-		g->addr[g->nnodes] = h->chunk_addr[c] + 16;
-		/* an in-use chunk also owns the next chunk's prev_size word */
-		g->size[g->nnodes] = h->chunk_size[c] - (st == HC_CHUNK_MMAPPED ? 16 : 8);
 		g->chunk[g->nnodes] = c;
 		g->nnodes++;
 	}
@@ -248,7 +242,7 @@ static void close_typed(struct typed *x)
 static uint32_t node_at(const struct hc_graph *g, uint64_t addr)
 {
 	for (uint32_t n = 0; n < g->nnodes; n++)
-		if (g->addr[n] == addr)
+		if (hc_graph_node_addr(g, n) == addr)
 			return n;
 	return UINT32_MAX;
 }
@@ -407,7 +401,7 @@ static void test_dwarf_types_the_whole_list_from_g_list(void)
 		CU_ASSERT(hc_types_member_at(x.ty, n, 8, member, sizeof(member)) && !strcmp(member, "value"));
 		steps++;
 		uint64_t next = 0;
-		CU_ASSERT_FATAL(hc_target_read_u64(x.t, x.g.addr[n], &next));
+		CU_ASSERT_FATAL(hc_target_read_u64(x.t, hc_graph_node_addr(&x.g, n), &next));
 		prev = n;
 		n = next ? node_at(&x.g, next) : UINT32_MAX;
 	}
@@ -774,7 +768,7 @@ static void test_types_of_one_name_keep_each_nodes_layout(void)
 			char member[64];
 			CU_ASSERT(hc_types_member_at(x.ty, n, at[i], member, sizeof(member)) && !strcmp(member, link[i]));
 			uint64_t next = 0;
-			CU_ASSERT_FATAL(hc_target_read_u64(x.t, x.g.addr[n] + at[i], &next));
+			CU_ASSERT_FATAL(hc_target_read_u64(x.t, hc_graph_node_addr(&x.g, n) + at[i], &next));
 			n = next ? node_at(&x.g, next) : UINT32_MAX;
 		}
 		CU_ASSERT_EQUAL(n, UINT32_MAX);
