@@ -203,12 +203,16 @@ EOF
 			say "heapcore has no analyze command yet: analyze skipped"
 		elif [ $rc = 0 ] || [ $rc = 5 ]; then
 			read -r secs rss < <(time_field "$OUTDIR/analyze.json.time")
-			# hook: per-phase seconds from the JSON "timings" object, whatever its keys
+			# hook: per-phase seconds ("timings") and peak MiB ("peak_memory") from the JSON, whatever their keys
 			phases=$(python3 - "$OUTDIR/analyze.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 t = d.get("timings") or {}
-print(", ".join("%s %.2f" % (k, v) for k, v in t.items() if isinstance(v, (int, float))) or "-")
+m = d.get("peak_memory") or {}
+def cell(k, v):
+    mem = m.get(k)
+    return "%s %.2f" % (k, v) + (" / %d" % (mem >> 20) if isinstance(mem, int) and mem else "")
+print(", ".join(cell(k, v) for k, v in t.items() if isinstance(v, (int, float))) or "-")
 EOF
 )
 			note=$(python3 - "$OUTDIR/analyze.json" "$TRUTH" <<'EOF'

@@ -1,7 +1,9 @@
 /* Runs the analysis phases in order and times them (see analysis.h). */
 #include "heapcore/analysis.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 const char *hc_phase_name(enum hc_phase p)
@@ -9,6 +11,33 @@ const char *hc_phase_name(enum hc_phase p)
 	static const char *const names[HC_PHASE_COUNT] = { "walk", "unwind", "graph", "types",
 							   "leaks", "dominators", "chains" };
 	return (unsigned)p < HC_PHASE_COUNT ? names[p] : "unknown";
+}
+
+/*
+ * The process's peak resident memory since the last reset (VmHWM), in
+ * bytes; 0 where /proc cannot say. Writing 5 to clear_refs resets the peak
+ * (Linux 4.0 on), so that each phase's own peak can be read at its end.
+ */
+static void reset_peak(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
+static uint64_t read_peak(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kb * 1024;
 }
 
 static double now(void)
@@ -34,6 +63,7 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	for (enum hc_phase p = 0; p < HC_PHASE_COUNT && !err; p++) {
 		if (opts->phase)
 			opts->phase(p, 0, opts->phase_arg);
+		reset_peak();
 		double start = now();
 		switch (p) {
 		case HC_PHASE_WALK:
@@ -63,13 +93,16 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 			break;
 		}
 		/*
-		 * Types is the last phase that reads allocations' memory wholesale:
-		 * from here on only a few chains are read, so the core's pages can go
-		 * before leaks, dominators and chains allocate their per-node arrays.
+		 * The walk, the graph's scan and the types' passes each read the
+		 * core's pages in address order (the last two let them go as they
+		 * go); after each, the kernel can drop what is left, so that the
+		 * core's share of memory is one pass's window, not its size. Pages
+		 * read later (a few chains) come back from the file.
 		 */
-		if (p == HC_PHASE_TYPES)
+		if (p == HC_PHASE_WALK || p == HC_PHASE_GRAPH || p == HC_PHASE_TYPES)
 			hc_target_release_pages(t);
 		a->seconds[p] = now() - start;
+		a->peak_bytes[p] = read_peak();
 		if (opts->phase)
 			opts->phase(p, 1, opts->phase_arg);
 	}

@@ -127,6 +127,7 @@ static struct hc_error *nodes_build(struct hc_graph *g, const struct hc_glibc_he
 struct edges {
 	uint32_t *to;
 	uint8_t *flags;
+	uint16_t *slot;
 	uint64_t n, cap;
 };
 
@@ -146,6 +147,10 @@ static bool edges_reserve(struct edges *e, uint64_t more)
 	if (!f)
 		return false;
 	e->flags = f;
+	uint16_t *sl = realloc(e->slot, cap * sizeof(*sl));
+	if (!sl)
+		return false;
+	e->slot = sl;
 	e->cap = cap;
 	return true;
 }
@@ -154,6 +159,7 @@ static void edges_free(struct edges *e)
 {
 	free(e->to);
 	free(e->flags);
+	free(e->slot);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -162,14 +168,14 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Sorts m keys below 2^40 (target << 8 | flags): four 10-bit passes, tmp as big as a. */
-static void radix_sort40(uint64_t *a, uint64_t *tmp, uint64_t m)
+/* Sorts m keys below 2^bits in 10-bit passes, tmp as big as a; the result is back in a. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, uint64_t m, unsigned bits)
 {
-	uint64_t count[1024];
-	for (unsigned sh = 0; sh < 40; sh += 10) {
+	uint64_t count[1024], *src = a, *dst = tmp;
+	for (unsigned sh = 0; sh < bits; sh += 10) {
 		memset(count, 0, sizeof(count));
 		for (uint64_t i = 0; i < m; i++)
-			count[(a[i] >> sh) & 1023]++;
+			count[(src[i] >> sh) & 1023]++;
 		uint64_t pos = 0;
 		for (unsigned d = 0; d < 1024; d++) {
 			uint64_t c = count[d];
@@ -177,42 +183,38 @@ static void radix_sort40(uint64_t *a, uint64_t *tmp, uint64_t m)
 			pos += c;
 		}
 		for (uint64_t i = 0; i < m; i++)
-			tmp[count[(a[i] >> sh) & 1023]++] = a[i];
-		uint64_t *x = a;
-		a = tmp;
-		tmp = x;
+			dst[count[(src[i] >> sh) & 1023]++] = src[i];
+		uint64_t *x = src;
+		src = dst;
+		dst = x;
 	}
-	/* an even number of passes: the sorted keys are back where they started */
+	if (src != a)
+		memcpy(a, src, m * sizeof(*a));
+}
+
+/* An edge's sort key: by target, then a pointer at the start before interior ones, then the lowest word. */
+#define KEY_SLOT_BITS 16
+#define KEY_BITS (32 + 1 + KEY_SLOT_BITS)
+
+static uint64_t edge_key(uint32_t to, uint8_t flags, uint16_t slot)
+{
+	return (uint64_t)to << (KEY_SLOT_BITS + 1) | (uint64_t)(flags & HC_EDGE_INTERIOR) << KEY_SLOT_BITS | slot;
 }
 
 /*
  * Makes to[b..n) distinct by target, sorted; a target keeps the interior
- * flag only if every word into it was interior. scratch holds at least
- * 2 * (n - b).
+ * flag only if every word into it was interior, and the slot of the first
+ * word pointing at its start (of the first word into it if none does).
+ * slot may be NULL (owners' edges). scratch holds at least 2 * (n - b).
  */
-static uint64_t dedupe(uint32_t *to, uint8_t *flags, uint64_t b, uint64_t n, uint64_t *scratch)
+static uint64_t dedupe(uint32_t *to, uint8_t *flags, uint16_t *slot, uint64_t b, uint64_t n, uint64_t *scratch)
 {
 	uint64_t m = n - b;
 	if (m < 2)
 		return n;
-	if (m == 2) {
-		if (to[b] == to[b + 1]) {
-			flags[b] &= flags[b + 1];
-			return b + 1;
-		}
-		if (to[b] > to[b + 1]) {
-			uint32_t t = to[b];
-			to[b] = to[b + 1];
-			to[b + 1] = t;
-			uint8_t f = flags[b];
-			flags[b] = flags[b + 1];
-			flags[b + 1] = f;
-		}
-		return n;
-	}
 	bool ascending = true;
 	for (uint64_t i = 0; i < m; i++) {
-		scratch[i] = (uint64_t)to[b + i] << 8 | flags[b + i];
+		scratch[i] = edge_key(to[b + i], flags[b + i], slot ? slot[b + i] : 0);
 		ascending &= !i || scratch[i - 1] <= scratch[i];
 	}
 	if (ascending) {
@@ -228,16 +230,18 @@ static uint64_t dedupe(uint32_t *to, uint8_t *flags, uint64_t b, uint64_t n, uin
 		qsort(scratch, m, sizeof(*scratch), cmp_u64);
 	} else {
 		/* a big array of pointers in no order (a hash table's buckets) */
-		radix_sort40(scratch, scratch + m, m);
+		radix_sort(scratch, scratch + m, m, KEY_BITS);
 	}
 	uint64_t w = b;
 	for (uint64_t i = 0; i < m; i++) {
-		uint32_t t = (uint32_t)(scratch[i] >> 8);
-		/* equal targets sort by flags, 0 (at the start) first: the first one decides */
-		if (i && t == (uint32_t)(scratch[i - 1] >> 8))
+		uint32_t t = (uint32_t)(scratch[i] >> (KEY_SLOT_BITS + 1));
+		/* equal targets sort with the pointer at the start first: the first one decides */
+		if (i && t == (uint32_t)(scratch[i - 1] >> (KEY_SLOT_BITS + 1)))
 			continue;
 		to[w] = t;
-		flags[w] = (uint8_t)scratch[i];
+		flags[w] = (uint8_t)(scratch[i] >> KEY_SLOT_BITS) & HC_EDGE_INTERIOR;
+		if (slot)
+			slot[w] = (uint16_t)scratch[i];
 		w++;
 	}
 	return w;
@@ -270,6 +274,7 @@ struct scanner {
 	bool oom;
 	/* the batch */
 	uint64_t *cand_v;            /* the word */
+	uint16_t *cand_w;            /* its slot in its node (HC_SLOT_FAR past the last one that fits) */
 	const struct hc_index_block **cand_b; /* its index block, prefetched */
 	uint32_t ncand;
 	struct pending *pend;
@@ -281,6 +286,7 @@ struct scanner {
 	void *progress_arg;
 	const struct scanner *peer;
 	uint64_t total, next_report;
+	struct hc_release_cursor release; /* the core's pages behind the scan go */
 };
 
 static void report(struct scanner *s, uint64_t extra)
@@ -314,6 +320,7 @@ static void flush(struct scanner *s)
 	}
 	uint32_t *to = s->e.to;
 	uint8_t *fl = s->e.flags;
+	uint16_t *sl = s->e.slot;
 	uint32_t i = 0;
 	for (uint32_t p = 0; p < s->npend; p++) {
 		const struct pending *pd = &s->pend[p];
@@ -329,6 +336,7 @@ static void flush(struct scanner *s)
 				continue;
 			to[ne] = n;
 			fl[ne] = interior ? HC_EDGE_INTERIOR : 0;
+			sl[ne] = s->cand_w[i];
 			ne++;
 		}
 		s->e.n = ne;
@@ -336,11 +344,11 @@ static void flush(struct scanner *s)
 			continue;
 		uint64_t m = ne - s->open_base;
 		if (m > 1) {
-			if (m > 2 && !scratch_reserve(s, 2 * m)) {
+			if (!scratch_reserve(s, 2 * m)) {
 				s->oom = true;
 				return;
 			}
-			s->e.n = dedupe(to, fl, s->open_base, ne, s->scratch);
+			s->e.n = dedupe(to, fl, sl, s->open_base, ne, s->scratch);
 		}
 		s->counts[pd->src + 1] = (uint32_t)(s->e.n - s->open_base);
 		s->open_src = NONE;
@@ -362,7 +370,7 @@ static void pend(struct scanner *s, uint32_t src, bool last)
 static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 {
 	const struct hc_graph_index *ix = s->g->index;
-	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n);
+	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n), base = a;
 	bool queued = false;
 	while (a + 8 <= end) {
 		if (!hc_span_contains(span, a, 8)) {
@@ -380,6 +388,7 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 				continue;
 			__builtin_prefetch(bk);
 			s->cand_v[s->ncand] = v;
+			s->cand_w[s->ncand] = (a - base) / 8 < HC_SLOT_FAR ? (uint16_t)((a - base) / 8) : HC_SLOT_FAR;
 			s->cand_b[s->ncand] = bk;
 			queued = true;
 			if (++s->ncand == BATCH_CAP) {
@@ -406,6 +415,7 @@ static void scan_nodes(struct scanner *s)
 			flush(s);
 		done += hc_graph_node_size(s->g, n);
 		if (!(n & 0xfff)) {
+			hc_release_cursor_advance(&s->release, hc_graph_node_addr(s->g, n));
 			__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
 			if (s->progress)
 				report(s, 0);
@@ -664,7 +674,7 @@ static struct hc_error *owner_csr(struct owner_state *os)
 		uint32_t b = st[o], e = st[o + 1];
 		memmove(g->owner_out + w, g->owner_out + b, (size_t)(e - b) * sizeof(*g->owner_out));
 		memmove(g->owner_out_flags + w, g->owner_out_flags + b, e - b);
-		uint32_t ne = (uint32_t)dedupe(g->owner_out, g->owner_out_flags, w, w + (e - b), scratch);
+		uint32_t ne = (uint32_t)dedupe(g->owner_out, g->owner_out_flags, NULL, w, w + (e - b), scratch);
 		st[o] = w;
 		w = ne;
 	}
@@ -773,6 +783,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		sc[i].g = g;
 		sc[i].t = t;
 		sc[i].counts = g->out_start;
+		sc[i].release.t = t;
 	}
 	if (opts && opts->progress) {
 		sc[0].progress = opts->progress;
@@ -789,14 +800,16 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	bool ok = edges_reserve(&sc[0].e, split + 1) && edges_reserve(&sc[1].e, n - split + 1);
 	for (unsigned i = 0; i < 2; i++) {
 		sc[i].cand_v = malloc(BATCH_CAP * sizeof(*sc[i].cand_v));
+		sc[i].cand_w = malloc(BATCH_CAP * sizeof(*sc[i].cand_w));
 		sc[i].cand_b = malloc(BATCH_CAP * sizeof(*sc[i].cand_b));
 		sc[i].pend = malloc((BATCH_CAP + 1) * sizeof(*sc[i].pend));
-		ok = ok && sc[i].cand_v && sc[i].cand_b && sc[i].pend;
+		ok = ok && sc[i].cand_v && sc[i].cand_w && sc[i].cand_b && sc[i].pend;
 	}
 	if (!ok) {
 		for (unsigned i = 0; i < 2; i++) {
 			edges_free(&sc[i].e);
 			free(sc[i].cand_v);
+			free(sc[i].cand_w);
 			free(sc[i].cand_b);
 			free(sc[i].pend);
 		}
@@ -825,6 +838,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	for (unsigned i = 0; i < 2; i++) {
 		free(sc[i].scratch);
 		free(sc[i].cand_v);
+		free(sc[i].cand_w);
 		free(sc[i].cand_b);
 		free(sc[i].pend);
 	}
@@ -844,17 +858,23 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		} else {
 			memcpy(e0->to + e0->n, sc[1].e.to, sc[1].e.n * sizeof(*e0->to));
 			memcpy(e0->flags + e0->n, sc[1].e.flags, sc[1].e.n);
+			memcpy(e0->slot + e0->n, sc[1].e.slot, sc[1].e.n * sizeof(*e0->slot));
 			e0->n = ne;
 			uint32_t *to = realloc(e0->to, (ne ? ne : 1) * sizeof(*to));
 			uint8_t *fl = realloc(e0->flags, ne ? ne : 1);
+			uint16_t *sl = realloc(e0->slot, (ne ? ne : 1) * sizeof(*sl));
 			if (to)
 				e0->to = to;
 			if (fl)
 				e0->flags = fl;
+			if (sl)
+				e0->slot = sl;
 			g->out = e0->to;
 			g->out_flags = e0->flags;
+			g->out_slot = e0->slot;
 			e0->to = NULL;
 			e0->flags = NULL;
+			e0->slot = NULL;
 			g->nedges = ne;
 			for (uint32_t i = 0; i < n; i++)
 				g->out_start[i + 1] += g->out_start[i];
@@ -908,6 +928,7 @@ void hc_graph_destroy(struct hc_graph *g)
 	free(g->out_start);
 	free(g->out);
 	free(g->out_flags);
+	free(g->out_slot);
 	free(g->in_start);
 	free(g->in);
 	free(g->in_flags);

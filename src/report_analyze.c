@@ -256,9 +256,11 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 	json_t *r = hc_report_heap(a->target, a->heap);
 	if (!r)
 		return NULL;
-	json_t *timings = json_object();
-	for (int p = 0; p < HC_PHASE_COUNT; p++)
+	json_t *timings = json_object(), *peaks = json_object();
+	for (int p = 0; p < HC_PHASE_COUNT; p++) {
 		json_object_set_new(timings, hc_phase_name(p), json_real(a->seconds[p]));
+		json_object_set_new(peaks, hc_phase_name(p), json_integer((json_int_t)a->peak_bytes[p]));
+	}
 	json_object_set_new(r, "graph", json_pack("{s:I, s:I, s:I, s:I}", "allocations",
 						  (json_int_t)a->graph->nnodes, "references",
 						  (json_int_t)a->graph->nedges, "roots",
@@ -268,6 +270,7 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 	json_object_set_new(r, "owners", owners_json(a));
 	json_object_set_new(r, "largest", largest_json(a));
 	json_object_set_new(r, "timings", timings);
+	json_object_set_new(r, "peak_memory", peaks);
 	return r;
 }
 

@@ -516,6 +516,41 @@ void hc_target_release_pages(struct hc_target *t)
 		madvise(t->image, t->image_size, MADV_DONTNEED);
 }
 
+void hc_target_release_range(const struct hc_target *t, uint64_t lo, uint64_t hi)
+{
+	if (!t->image || t->compression != HC_COMPRESSION_NONE || hi <= lo)
+		return;
+	const uint64_t page = 4096;
+	for (uint32_t i = 0; i < t->nsegments; i++) {
+		const struct hc_segment *seg = &t->segments[i];
+		uint64_t s = lo > seg->start ? lo : seg->start, e = seg->start + seg->dumped;
+		if (hi < e)
+			e = hi;
+		if (s >= e || !seg->bytes)
+			continue;
+		/* whole pages of the image only: a page's other bytes may be another segment's */
+		uint64_t off0 = (uint64_t)(seg->bytes - (const uint8_t *)t->image) + (s - seg->start);
+		uint64_t off1 = off0 + (e - s);
+		off0 = (off0 + page - 1) & ~(page - 1);
+		off1 &= ~(page - 1);
+		if (off1 > off0)
+			madvise((uint8_t *)t->image + off0, off1 - off0, MADV_DONTNEED);
+	}
+}
+
+void hc_release_cursor_advance(struct hc_release_cursor *c, uint64_t addr)
+{
+	const uint64_t step = 16ull << 20;
+	if (!c->from) {
+		c->from = addr;
+		return;
+	}
+	if (addr < c->from || addr - c->from < step)
+		return;
+	hc_target_release_range(c->t, c->from, addr);
+	c->from = addr;
+}
+
 void hc_target_destroy(struct hc_target *t)
 {
 	if (!t)

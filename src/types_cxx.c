@@ -113,9 +113,13 @@ static void *vt_run(void *arg)
 	const struct hc_graph *g = b->g;
 	uint32_t *type = b->ty->node_type, *via = b->ty->node_via;
 	struct hc_span span = { 0 };
+	/* the core's pages behind the pass go: nothing after it reads allocations wholesale */
+	struct hc_release_cursor release = { b->t, 0 };
 	for (uint32_t n = pt->n0; n < pt->n1; n++) {
 		type[n] = HC_TYPE_NONE;
 		via[n] = HC_TYPE_NONE;
+		if (!(n & 0xfff))
+			hc_release_cursor_advance(&release, hc_graph_node_addr(g, n));
 		if (pt->nomem || hc_graph_node_size(g, n) < 8)
 			continue;
 		uint64_t a = hc_graph_node_addr(g, n), v;

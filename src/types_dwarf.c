@@ -31,17 +31,21 @@
  *     "struct x" and its first element alone is followed.
  *   - void *, function pointers and types without a known size type nothing.
  *
- * Cost: the walk chases pointers through a heap far bigger than the caches,
- * so it waits on memory: some six cache misses per typed node (its memory,
- * the index lookup of each pointer, the target's addr, size, type and via).
- * It reads the pointer words of queued nodes a few dozen claims ahead of
- * claiming what they point at, and asks the CPU for the lines it will need
- * (the queued nodes' memory, the targets' per-node entries) before it needs
- * them, so that the misses overlap; the claims themselves happen in the
- * order of a plain breadth-first walk, so the result is the same. Per node
- * it keeps nothing but node_type and node_via (types_internal.h); the
- * member a node was reached through is found again from its via node when
- * asked for (hc_types_incoming_slot).
+ * The walk reads no allocation's memory: the graph's edges say which
+ * node each one points at, and their slots at which word, so a typed node's
+ * pointer members are its edges whose word falls on a pointer member of
+ * its layout. (Only an edge beyond the 65534th word of its node has to read
+ * the word's offset from memory.) A pass over the core in address order can
+ * so let its pages go behind it (hc_target_release_range) without this walk
+ * faulting them back in at random.
+ *
+ * Cost: per typed node its edges, and per edge the target's node_type and
+ * node_via, all cache misses in a heap far bigger than the caches: the walk
+ * asks for the lines of nodes a little further on the queue before it
+ * needs them, so that the misses overlap. Per node it keeps nothing but
+ * node_type and node_via (types_internal.h); the member a node was reached
+ * through is found again from its via node when asked for
+ * (hc_types_incoming_slot).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,20 +57,8 @@
 #define PTRS_PER_LAYOUT 1024
 #define DIE_BITS 40
 
-/*
- * How far ahead the walk works. Pointer words are read up to PEND ahead of
- * their claims, resolved to nodes in batches (independent lookups, so the
- * CPU overlaps their cache misses), and claimed oldest first, CLAIM at a
- * time, so that the newer words' targets are being fetched meanwhile. A
- * queued node's size is asked for AHEAD_ENTRIES places before it is read,
- * its memory AHEAD_MEMORY places before. A linked list has one node queued
- * at a time, so these are small: a program of a few dozen lists still fills
- * them.
- */
-#define PEND 64
-#define CLAIM 16
-#define AHEAD_ENTRIES 24
-#define AHEAD_MEMORY 12
+/* How many queued nodes ahead the walk asks for their edge lists, and (half as far) for the edges themselves. */
+#define AHEAD 16
 
 /* The layout index of a type handle, added on first sight; HC_TYPE_NONE if it cannot be. */
 static uint32_t layout_of(struct hc_types_build *b, struct hc_type_ref ref)
@@ -138,8 +130,29 @@ static void ensure_pointers(struct hc_types_build *b, uint32_t li, struct hc_typ
 			continue;
 		p->ptrs[p->nptrs++] = (struct hc_layout_ptr){ scratch[i].offset, pointee, path };
 	}
+	/* by offset, for looking up the member an edge's word is in; members at one offset (a union's) keep their order */
+	for (uint32_t i = first + 1; i < p->nptrs; i++)
+		for (uint32_t j = i; j > first && p->ptrs[j - 1].offset > p->ptrs[j].offset; j--) {
+			struct hc_layout_ptr x = p->ptrs[j];
+			p->ptrs[j] = p->ptrs[j - 1];
+			p->ptrs[j - 1] = x;
+		}
 	b->ty->layouts[li].first_ptr = first;
 	b->ty->layouts[li].nptrs = p->nptrs - first;
+}
+
+/* The first pointer member of layout l at byte offset `at`, or NULL. */
+static const struct hc_layout_ptr *member_at(const struct hc_types_priv *p, const struct hc_type_layout *l, uint64_t at)
+{
+	uint32_t lo = l->first_ptr, hi = l->first_ptr + l->nptrs;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p->ptrs[mid].offset < at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->first_ptr + l->nptrs && p->ptrs[lo].offset == at ? &p->ptrs[lo] : NULL;
 }
 
 /* Whether a node of `usable` bytes reached as l holds an array of it (see the rules above). */
@@ -156,21 +169,8 @@ static bool holds_array(uint64_t usable, const struct hc_type_layout *l)
 	return usable > chunk - 8;
 }
 
-/* A pointer word of a queued node, read before its claim: it may point at node t's start. */
-struct pend {
-	uint64_t v;
-	uint32_t from, t, pointee;
-};
-
-/*
- * A queued node, with what reading it needs that its claim knew already:
- * its address (the pointer's value) and layout code. Reading them from
- * addr[] and the types again would cost two more cache misses per node when
- * the queue is long (a tree's level), as they are gone from the caches by
- * then.
- */
+/* A queued node and its layout code (layout index | HC_LAYOUT_ARRAY). */
 struct qent {
-	uint64_t addr;
 	uint32_t n, code;
 };
 
@@ -180,22 +180,10 @@ struct walk {
 	/* the breadth-first queue: a ring, positions counted from the start */
 	struct qent *ring;
 	uint64_t mask;             /* ring size - 1, a power of two */
-	uint64_t tail;             /* positions [read, tail) are queued and not read yet */
-
-	/* the node whose pointer words are being read, at queue position read - 1 */
-	uint64_t read;
-	bool reading;
-	uint32_t n;
-	uint64_t addr, usable, elems, e, elem_size;
-	uint32_t first_ptr, nptrs, k;
-	struct hc_span span, ahead_span;
-
-	/* words read: [head, resolved) resolved to their node, [resolved, tail) not yet; positions mod PEND */
-	struct pend pend[PEND];
-	uint64_t pend_head, pend_resolved, pend_tail;
+	uint64_t read, tail;       /* positions [read, tail) are queued and not followed yet */
 };
 
-static void push(struct walk *w, uint32_t n, uint64_t addr, uint32_t code)
+static void push(struct walk *w, uint32_t n, uint32_t code)
 {
 	uint64_t size = w->mask + 1;
 	if (w->tail - w->read == size) {
@@ -211,15 +199,15 @@ static void push(struct walk *w, uint32_t n, uint64_t addr, uint32_t code)
 		w->ring = ring;
 		w->mask = 2 * size - 1;
 	}
-	w->ring[w->tail++ & w->mask] = (struct qent){ addr, n, code };
+	w->ring[w->tail++ & w->mask] = (struct qent){ n, code };
 }
 
 /*
- * Node n, at addr, is pointed at by a pointer to layout li, from node
- * `via`'s memory or, via HC_TYPE_VIA_ROOT, from a variable (local) whose
- * path is the string root_path.
+ * Node n is pointed at by a pointer to layout li, from node `via`'s memory
+ * or, via HC_TYPE_VIA_ROOT, from a variable (local) whose path is the
+ * string root_path.
  */
-static void claim(struct walk *w, uint32_t n, uint64_t addr, uint32_t li, uint32_t via, uint32_t root_path)
+static void claim(struct walk *w, uint32_t n, uint32_t li, uint32_t via, uint32_t root_path)
 {
 	struct hc_types_build *b = w->b;
 	struct hc_types *ty = b->ty;
@@ -265,7 +253,7 @@ static void claim(struct walk *w, uint32_t n, uint64_t addr, uint32_t li, uint32
 	ty->node_via[n] = via;
 	if (via == HC_TYPE_VIA_ROOT && !hc_u64map_put(&p->root_member, n, root_path))
 		b->nomem = true;
-	push(w, n, addr, code);
+	push(w, n, code);
 }
 
 /*
@@ -293,7 +281,7 @@ static void seed_vtables(struct walk *w)
 	for (uint32_t n = 0; any && n < b->g->nnodes && !b->nomem; n++) {
 		uint32_t id = ty->node_type[n];
 		if (id < ntypes && b->p->type_layout[id] != HC_TYPE_NONE)
-			push(w, n, hc_graph_node_addr(b->g, n), b->p->type_layout[id]);
+			push(w, n, b->p->type_layout[id]);
 	}
 }
 
@@ -340,112 +328,91 @@ static void seed(struct walk *w)
 			uint32_t li = layout_of(b, pointee);
 			uint32_t path = hc_types_str(b, var.path);
 			if (li != HC_TYPE_NONE && path != HC_TYPE_NONE)
-				claim(w, n, v, li, HC_TYPE_VIA_ROOT, path);
+				claim(w, n, li, HC_TYPE_VIA_ROOT, path);
 		}
 	}
 }
 
-/*
- * Asks for what reading the nodes queued a little further on will need:
- * their sizes, and their memory. The words that queued them asked for both
- * too, but when the queue is long (a tree's level) that was too long ago
- * for them to still be cached.
- */
-static void look_ahead(struct walk *w)
-{
-	if (w->read + AHEAD_ENTRIES < w->tail)
-		__builtin_prefetch(&w->b->g->chunk[w->ring[(w->read + AHEAD_ENTRIES) & w->mask].n]);
-	if (w->read + AHEAD_MEMORY < w->tail) {
-		uint64_t a = w->ring[(w->read + AHEAD_MEMORY) & w->mask].addr;
-		hc_types_span(w->b->t, &w->ahead_span, a, 8);
-		hc_types_prefetch(&w->ahead_span, a);
-	}
-}
-
-/* Starts reading the next queued node's pointer words; false when it has none to read. */
-static bool start_node(struct walk *w)
-{
-	struct hc_types_build *b = w->b;
-	look_ahead(w);
-	struct qent q = w->ring[w->read++ & w->mask];
-	uint32_t li = q.code & ~HC_LAYOUT_ARRAY;
-	ensure_pointers(b, li, w->scratch);
-	const struct hc_type_layout *l = &b->ty->layouts[li];
-	if (!l->nptrs || b->nomem)
-		return false;
-	w->n = q.n;
-	w->addr = q.addr;
-	w->usable = hc_graph_node_size(b->g, q.n);
-	w->elems = q.code & HC_LAYOUT_ARRAY ? w->usable / l->size : 1;
-	w->elem_size = l->size;
-	w->first_ptr = l->first_ptr;
-	w->nptrs = l->nptrs;
-	w->e = 0;
-	w->k = 0;
-	hc_types_span(b->t, &w->span, w->addr, 8);
-	return true;
-}
-
-/*
- * The next pointer word of the queued nodes, in the order a breadth-first
- * walk follows them, that points into the heap: false when the queue holds
- * nothing more to read (for now: claims may queue more).
- */
-static bool next_word(struct walk *w, struct pend *out)
-{
-	struct hc_types_build *b = w->b;
-	for (;;) {
-		if (!w->reading) {
-			if (w->read == w->tail || b->nomem)
-				return false;
-			w->reading = start_node(w);
-			continue;
-		}
-		if (w->e == w->elems) {
-			w->reading = false;
-			continue;
-		}
-		const struct hc_layout_ptr *p = &b->p->ptrs[w->first_ptr + w->k];
-		uint64_t off = w->e * w->elem_size + p->offset;
-		if (++w->k == w->nptrs) {
-			w->k = 0;
-			w->e++;
-		}
-		uint64_t v;
-		if (off + 8 > w->usable || !hc_span_u64(&w->span, w->addr + off, &v) || v - b->heap_lo >= b->heap_len)
-			continue;
-		*out = (struct pend){ v, w->n, HC_TYPE_NONE, p->pointee };
-		/*
-		 * With the queue short (lists), the node v may be the start of is
-		 * read soon, as a p->pointee most likely: its first pointer
-		 * member's line, from now. With it long, look_ahead does it later.
-		 */
-		if (w->tail - w->read < AHEAD_ENTRIES) {
-			const struct hc_type_layout *l = &b->ty->layouts[p->pointee];
-			uint64_t first = l->pointers_done && l->nptrs ? b->p->ptrs[l->first_ptr].offset : 0;
-			hc_types_span(b->t, &w->ahead_span, v, 8);
-			hc_types_prefetch(&w->ahead_span, v + first);
-		}
-		return true;
-	}
-}
-
-/* Resolves the words read to the nodes they point into, and asks for what their claims will read. */
-static void resolve(struct walk *w)
+/* Asks for the edge lists of the nodes queued a little further on, and for the edges of those nearer. */
+static void look_ahead(const struct walk *w)
 {
 	const struct hc_graph *g = w->b->g;
-	const struct hc_types *ty = w->b->ty;
-	for (; w->pend_resolved < w->pend_tail; w->pend_resolved++) {
-		struct pend *x = &w->pend[w->pend_resolved % PEND];
-		uint32_t t = hc_types_node_at(g, x->v);
-		/* a word pointing into its own node types nothing */
-		x->t = t == x->from ? HC_TYPE_NONE : t;
-		if (x->t == HC_TYPE_NONE)
+	if (w->read + AHEAD < w->tail)
+		__builtin_prefetch(&g->out_start[w->ring[(w->read + AHEAD) & w->mask].n]);
+	if (w->read + AHEAD / 2 < w->tail) {
+		uint32_t i = g->out_start[w->ring[(w->read + AHEAD / 2) & w->mask].n];
+		__builtin_prefetch(&g->out[i]);
+		__builtin_prefetch(&g->out_slot[i]);
+		__builtin_prefetch(&g->out_flags[i]);
+	}
+}
+
+/*
+ * The byte offset in node u of the first word pointing at node v's start,
+ * for an edge whose slot is HC_SLOT_FAR: read from u's memory, from that
+ * slot on up to limit bytes. False if no such word can be read.
+ */
+static bool far_offset(const struct hc_types_build *b, uint32_t u, uint32_t v, uint64_t limit, uint64_t *off)
+{
+	const struct hc_graph *g = b->g;
+	uint64_t base = hc_graph_node_addr(g, u), usable = hc_graph_node_size(g, u), want = hc_graph_node_addr(g, v);
+	if (limit < usable)
+		usable = limit;
+	struct hc_span span = { 0 };
+	for (uint64_t o = (uint64_t)HC_SLOT_FAR * 8; o + 8 <= usable; o += 8) {
+		uint64_t x;
+		if (!hc_span_u64(&span, base + o, &x)) {
+			hc_target_span(b->t, base + o, usable - o, &span);
+			if (!hc_span_u64(&span, base + o, &x))
+				return false;
+		}
+		if (x == want) {
+			*off = o;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Claims what the queued node q's pointer members point at: its edges to a node's start from such a member. */
+static void follow(struct walk *w, struct qent q)
+{
+	struct hc_types_build *b = w->b;
+	const struct hc_graph *g = b->g;
+	uint32_t li = q.code & ~HC_LAYOUT_ARRAY;
+	ensure_pointers(b, li, w->scratch);
+	const struct hc_type_layout l = b->ty->layouts[li];
+	if (!l.nptrs || b->nomem)
+		return;
+	bool array = q.code & HC_LAYOUT_ARRAY;
+	uint64_t elems = array ? hc_graph_node_size(g, q.n) / l.size : 1;
+	uint32_t i0 = g->out_start[q.n], i1 = g->out_start[q.n + 1];
+	/* the targets' entries first, so their misses overlap */
+	for (uint32_t i = i0; i < i1; i++) {
+		__builtin_prefetch(&b->ty->node_type[g->out[i]]);
+		__builtin_prefetch(&b->ty->node_via[g->out[i]]);
+	}
+	for (uint32_t i = i0; i < i1 && !b->nomem; i++) {
+		/* only a pointer to a node's start types it */
+		if (g->out_flags[i] & HC_EDGE_INTERIOR)
 			continue;
-		__builtin_prefetch(&g->chunk[t]);
-		__builtin_prefetch(&ty->node_via[t]);
-		__builtin_prefetch(&ty->node_type[t]);
-		/* a scalar's claim reads it; reading the node will, soon when the queue is short */
+		uint32_t v = g->out[i];
+		uint64_t off = (uint64_t)g->out_slot[i] * 8;
+		/*
+		 * Arrays are of scalars or pointers (never of a struct): any word of
+		 * one is an element's start. Past the slots, a struct's member needs
+		 * the word's offset, read from memory (structs over 512 KiB only).
+		 */
+		if (g->out_slot[i] == HC_SLOT_FAR && !array &&
+		    (l.size <= off || !far_offset(b, q.n, v, l.size, &off)))
+			continue;
+		/* an array's elements each have the members; a struct's first element alone is followed */
+		uint64_t e = array ? off / l.size : 0, at = array ? off % l.size : off;
+		if (e >= elems)
+			continue;
+		const struct hc_layout_ptr *p = member_at(b->p, &l, at);
+		if (p)
+			claim(w, v, p->pointee, q.n, HC_TYPE_NONE);
 	}
 }
 
@@ -464,20 +431,10 @@ void hc_types_dwarf(struct hc_types_build *b)
 	}
 	seed_vtables(&w);
 	seed(&w);
-	const struct hc_graph *g = b->g;
-	while (!b->nomem) {
-		while (w.pend_tail - w.pend_head < PEND && next_word(&w, &w.pend[w.pend_tail % PEND]))
-			w.pend_tail++;
-		resolve(&w);
-		if (w.pend_head == w.pend_tail)
-			break;
-		/* the oldest few: with the queue short (lists), all there is */
-		for (int i = 0; i < CLAIM && w.pend_head < w.pend_tail && !b->nomem; i++) {
-			struct pend x = w.pend[w.pend_head++ % PEND];
-			/* only a pointer to a node's start types it */
-			if (x.t != HC_TYPE_NONE && hc_graph_node_addr(g, x.t) == x.v)
-				claim(&w, x.t, x.v, x.pointee, x.from, HC_TYPE_NONE);
-		}
+	/* a graph without edges (made by hand) has no out-lists to follow */
+	while (b->g->out_start && w.read < w.tail && !b->nomem) {
+		look_ahead(&w);
+		follow(&w, w.ring[w.read++ & w.mask]);
 	}
 	free(w.ring);
 	free(w.scratch);

@@ -60,7 +60,10 @@ static void *sig_run(void *arg)
 	const struct hc_graph *g = b->g;
 	uint32_t *type = b->ty->node_type;
 	struct hc_span span = { 0 };
+	struct hc_release_cursor release = { b->t, 0 };
 	for (uint32_t n = pt->n0; n < pt->n1 && !pt->nomem; n++) {
+		if (!(n & 0xfff))
+			hc_release_cursor_advance(&release, hc_graph_node_addr(g, n));
 		if (type[n] != HC_TYPE_NONE)
 			continue;
 		uint64_t size = hc_graph_node_size(g, n), a = hc_graph_node_addr(g, n);

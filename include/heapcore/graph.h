@@ -51,6 +51,7 @@ struct hc_owner {
  * words pointing into itself are no edge.
  */
 #define HC_EDGE_INTERIOR 1     /* points inside the allocation, not at its start */
+#define HC_SLOT_FAR UINT16_MAX
 
 struct hc_graph_index;
 
@@ -67,6 +68,13 @@ struct hc_graph {
 	/* node -> node edges, CSR: targets of n are out[out_start[n] .. out_start[n+1]) */
 	uint32_t *out_start, *out;
 	uint8_t *out_flags;
+	/*
+	 * parallel to out[]: the slot (8-byte word index in the source) of the
+	 * first word pointing at the target's start, or of the first pointing
+	 * into it if none does; HC_SLOT_FAR from word 65535 on. Types follow
+	 * pointer members by it without reading the source's memory again.
+	 */
+	uint16_t *out_slot;
 	/* the same edges reversed: sources of n are in[in_start[n] .. in_start[n+1]) */
 	uint32_t *in_start, *in;
 	uint8_t *in_flags;

@@ -138,6 +138,21 @@ void hc_target_destroy(struct hc_target *t);
  */
 void hc_target_release_pages(struct hc_target *t);
 
+/*
+ * The same for the whole pages of the core that back target addresses
+ * [lo, hi): what a pass going through memory in address order calls behind
+ * itself, so that the core's share of memory is the pass's window rather
+ * than its whole size. Thread-safe; a no-op for a decompressed core.
+ */
+void hc_target_release_range(const struct hc_target *t, uint64_t lo, uint64_t hi);
+
+/* Releases behind a pass in address order, a few MiB at a time (see hc_target_release_range). */
+struct hc_release_cursor {
+	const struct hc_target *t;
+	uint64_t from;               /* released below this; 0 = not started */
+};
+void hc_release_cursor_advance(struct hc_release_cursor *c, uint64_t addr);
+
 /* Copies len bytes at addr into buf; reads may span adjacent segments. */
 enum hc_read_status hc_target_read(const struct hc_target *t, uint64_t addr, void *buf, size_t len);
 bool hc_target_read_u64(const struct hc_target *t, uint64_t addr, uint64_t *out);
