@@ -1,10 +1,14 @@
 /* Runs the analysis phases in order and times them (see analysis.h). */
 #include "heapcore/analysis.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "rss_sampler.h"
 
 const char *hc_phase_name(enum hc_phase p)
 {
@@ -13,38 +17,86 @@ const char *hc_phase_name(enum hc_phase p)
 	return (unsigned)p < HC_PHASE_COUNT ? names[p] : "unknown";
 }
 
-/*
- * The process's peak resident memory since the last reset (VmHWM), in
- * bytes; 0 where /proc cannot say. Writing 5 to clear_refs resets the peak
- * (Linux 4.0 on), so that each phase's own peak can be read at its end.
- */
-static void reset_peak(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-	if (f) {
-		fputs("5", f);
-		fclose(f);
-	}
-}
-
-static uint64_t read_peak(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long long kb = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (uint64_t)kb * 1024;
-}
-
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Below this many allocations types run after the other phases: a thread would cost more than it saves. */
+#define MIN_NODES_BESIDE 65536
+
+/* The types phase, on a thread of its own beside leaks, dominators and chains. */
+struct types_job {
+	struct hc_analysis *a;
+	unsigned threads;
+	struct hc_error *err;
+	double seconds;
+};
+
+static void *types_run(void *arg)
+{
+	struct types_job *j = arg;
+	double start = now();
+	struct hc_types_options to = { .unwind = j->a->unwind, .threads = j->threads };
+	j->err = hc_types_infer_opts(j->a->graph, j->a->symbols, &to, &j->a->types);
+	j->seconds = now() - start;
+	return NULL;
+}
+
+/*
+ * One phase on the calling thread, timed, its peak memory read. The walk,
+ * the graph's scan and the types' passes each read the core's pages in
+ * address order (the last two let them go as they go); after each, the
+ * kernel can drop what is left, so that the core's share of memory is one
+ * pass's window, not its size. Pages read later (a few chains) come back
+ * from the file.
+ */
+static struct hc_error *run_phase(struct hc_analysis *a, const struct hc_analysis_options *opts,
+				   struct hc_rss_sampler *rss, enum hc_phase p)
+{
+	struct hc_target *t = a->target;
+	struct hc_symbols *s = a->symbols;
+	struct hc_error *err = NULL;
+	if (opts->phase)
+		opts->phase(p, 0, opts->phase_arg);
+	hc_rss_sampler_mark(rss);
+	double start = now();
+	switch (p) {
+	case HC_PHASE_WALK:
+		err = hc_glibc_walk(t, s, &opts->walk, &a->heap);
+		break;
+	case HC_PHASE_UNWIND:
+		err = hc_unwind_threads(t, s, &a->unwind);
+		break;
+	case HC_PHASE_GRAPH:
+		err = hc_graph_build(t, s, a->heap, &opts->graph, &a->graph);
+		break;
+	case HC_PHASE_LEAKS:
+		err = hc_leaks_classify(a->graph, &a->leaks);
+		break;
+	case HC_PHASE_DOMINATORS:
+		err = hc_dominators_compute(a->graph, &a->dominators);
+		break;
+	case HC_PHASE_CHAINS:
+		err = hc_chains_compute(a->graph, &a->chains);
+		break;
+	case HC_PHASE_TYPES: {
+		struct hc_types_options to = { .unwind = a->unwind };
+		err = hc_types_infer_opts(a->graph, s, &to, &a->types);
+		break;
+	}
+	case HC_PHASE_COUNT:
+		break;
+	}
+	if (p == HC_PHASE_WALK || p == HC_PHASE_GRAPH || p == HC_PHASE_TYPES)
+		hc_target_release_pages(t);
+	a->seconds[p] = now() - start;
+	a->peak_bytes[p] = hc_rss_sampler_peak(rss);
+	if (opts->phase)
+		opts->phase(p, 1, opts->phase_arg);
+	return err;
 }
 
 struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
@@ -60,52 +112,48 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	if (!opts)
 		opts = &none;
 	struct hc_error *err = NULL;
-	for (enum hc_phase p = 0; p < HC_PHASE_COUNT && !err; p++) {
+	struct hc_rss_sampler rss;
+	hc_rss_sampler_start(&rss);
+	static const enum hc_phase before[] = { HC_PHASE_WALK, HC_PHASE_UNWIND, HC_PHASE_GRAPH };
+	static const enum hc_phase beside[] = { HC_PHASE_LEAKS, HC_PHASE_DOMINATORS, HC_PHASE_CHAINS };
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]) && !err; i++)
+		err = run_phase(a, opts, &rss, before[i]);
+	/*
+	 * Types read the graph and the core, and nothing else reads types until
+	 * the report: with two CPUs they run on one beside leaks, dominators and
+	 * chains on the other (their single-threaded passes, so the wall time is
+	 * the longer of the two, not the sum). The types phase's peak memory is
+	 * then the highest of the phases it ran beside.
+	 */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	bool want_beside = !err && cpus >= 2 && a->graph->nnodes >= MIN_NODES_BESIDE &&
+			   (!opts->graph.threads || opts->graph.threads > 1);
+	struct types_job job = { .a = a, .threads = 1 };
+	pthread_t th;
+	bool beside_started = want_beside && pthread_create(&th, NULL, types_run, &job) == 0;
+	if (beside_started && opts->phase)
+		opts->phase(HC_PHASE_TYPES, 0, opts->phase_arg);
+	for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]) && !err; i++)
+		err = run_phase(a, opts, &rss, beside[i]);
+	if (beside_started) {
+		pthread_join(th, NULL);
+		if (!err)
+			err = job.err;
+		else
+			hc_error_destroy(job.err);
+		hc_target_release_pages(t);
+		a->seconds[HC_PHASE_TYPES] = job.seconds;
+		uint64_t peak = hc_rss_sampler_peak(&rss);
+		for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]); i++)
+			if (a->peak_bytes[beside[i]] > peak)
+				peak = a->peak_bytes[beside[i]];
+		a->peak_bytes[HC_PHASE_TYPES] = peak;
 		if (opts->phase)
-			opts->phase(p, 0, opts->phase_arg);
-		reset_peak();
-		double start = now();
-		switch (p) {
-		case HC_PHASE_WALK:
-			err = hc_glibc_walk(t, s, &opts->walk, &a->heap);
-			break;
-		case HC_PHASE_UNWIND:
-			err = hc_unwind_threads(t, s, &a->unwind);
-			break;
-		case HC_PHASE_GRAPH:
-			err = hc_graph_build(t, s, a->heap, &opts->graph, &a->graph);
-			break;
-		case HC_PHASE_LEAKS:
-			err = hc_leaks_classify(a->graph, &a->leaks);
-			break;
-		case HC_PHASE_DOMINATORS:
-			err = hc_dominators_compute(a->graph, &a->dominators);
-			break;
-		case HC_PHASE_CHAINS:
-			err = hc_chains_compute(a->graph, &a->chains);
-			break;
-		case HC_PHASE_TYPES: {
-			struct hc_types_options to = { .unwind = a->unwind };
-			err = hc_types_infer_opts(a->graph, s, &to, &a->types);
-			break;
-		}
-		case HC_PHASE_COUNT:
-			break;
-		}
-		/*
-		 * The walk, the graph's scan and the types' passes each read the
-		 * core's pages in address order (the last two let them go as they
-		 * go); after each, the kernel can drop what is left, so that the
-		 * core's share of memory is one pass's window, not its size. Pages
-		 * read later (a few chains) come back from the file.
-		 */
-		if (p == HC_PHASE_WALK || p == HC_PHASE_GRAPH || p == HC_PHASE_TYPES)
-			hc_target_release_pages(t);
-		a->seconds[p] = now() - start;
-		a->peak_bytes[p] = read_peak();
-		if (opts->phase)
-			opts->phase(p, 1, opts->phase_arg);
+			opts->phase(HC_PHASE_TYPES, 1, opts->phase_arg);
+	} else if (!err) {
+		err = run_phase(a, opts, &rss, HC_PHASE_TYPES);
 	}
+	hc_rss_sampler_stop(&rss);
 	if (err) {
 		hc_analysis_destroy(a);
 		return err;

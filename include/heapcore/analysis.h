@@ -46,7 +46,7 @@ struct hc_analysis {
 	struct hc_chains *chains;
 	struct hc_types *types;          /* per allocation: vtable, DWARF or signature type */
 	double seconds[HC_PHASE_COUNT];
-	/* the process's peak resident bytes during each phase (VmHWM, reset as it starts); 0 if unknown */
+	/* the process's peak resident bytes during each phase (sampled, rss_sampler.h); 0 if unknown */
 	uint64_t peak_bytes[HC_PHASE_COUNT];
 };
 
