@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "large_alloc.h"
+
 #define SIZE_SZ 8
 #define MINSIZE 0x20
 #define CHUNK_HDR_SZ 0x10
@@ -28,6 +30,8 @@
 #define PAGE 4096
 
 #define MAX_ARENAS 1024
+/* chunk table entries populated at a time */
+#define POPULATE_AHEAD (1u << 18)
 #define MAX_HEAPS_PER_ARENA 65536
 #define MAX_CORRUPTIONS 1000
 /* tcache counts are 16-bit: no list can be longer, whatever a damaged count says */
@@ -310,6 +314,15 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 			return false;
 		}
 		w->chunks_cap = cap;
+	}
+	/* the table's pages a stretch ahead at once, not a fault each (large_alloc.h) */
+	if (!(h->nchunks % POPULATE_AHEAD)) {
+		uint32_t n = w->chunks_cap - h->nchunks < POPULATE_AHEAD ? w->chunks_cap - h->nchunks : POPULATE_AHEAD;
+		hc_populate(h->chunk_addr + h->nchunks, (size_t)n * 8);
+		hc_populate(h->chunk_size + h->nchunks, (size_t)n * 8);
+		hc_populate(h->chunk_arena + h->nchunks, (size_t)n * 4);
+		hc_populate(h->chunk_state + h->nchunks, n);
+		hc_populate(w->chunk_kind + h->nchunks, n);
 	}
 	uint32_t i = h->nchunks++;
 	h->chunk_addr[i] = addr;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "graph_index.h"
+#include "large_alloc.h"
 #include "roots.h"
 
 #define NONE UINT32_MAX
@@ -109,8 +110,8 @@ static struct hc_error *nodes_build(struct hc_graph *g, const struct hc_glibc_he
 	}
 	uint32_t n = n0 + n1;
 	size_t cnt = n ? n : 1;
-	g->chunk = malloc(cnt * sizeof(*g->chunk));
-	g->root_kinds = calloc(cnt, 1);
+	g->chunk = hc_alloc_large(cnt * sizeof(*g->chunk));
+	g->root_kinds = hc_calloc_large(cnt, 1);
 	if (!g->chunk || !g->root_kinds)
 		return &hc_error_nomem;
 	/* an mmapped chunk runs to its mapping's end, which 2.43 puts 16 bytes further (its size excludes the header) */
@@ -151,6 +152,10 @@ static bool edges_reserve(struct edges *e, uint64_t more)
 	if (!sl)
 		return false;
 	e->slot = sl;
+	/* the new part is written soon: its pages at once (large_alloc.h) */
+	hc_populate(e->to + e->cap, (cap - e->cap) * sizeof(*to));
+	hc_populate(e->flags + e->cap, cap - e->cap);
+	hc_populate(e->slot + e->cap, (cap - e->cap) * sizeof(*sl));
 	e->cap = cap;
 	return true;
 }
@@ -723,9 +728,9 @@ static struct hc_error *in_csr(struct hc_graph *g, unsigned nthreads)
 {
 	uint32_t n = g->nnodes;
 	/* one slot more than the CSR needs: counts go two ahead, so filling leaves the starts in place */
-	g->in_start = calloc((size_t)n + 2, sizeof(*g->in_start));
-	g->in = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->in));
-	g->in_flags = malloc(g->nedges ? g->nedges : 1);
+	g->in_start = hc_calloc_large((size_t)n + 2, sizeof(*g->in_start));
+	g->in = hc_alloc_large((g->nedges ? g->nedges : 1) * sizeof(*g->in));
+	g->in_flags = hc_alloc_large(g->nedges ? g->nedges : 1);
 	if (!g->in_start || !g->in || !g->in_flags)
 		return &hc_error_nomem;
 	uint32_t *st = g->in_start;
@@ -762,7 +767,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 				 const struct hc_graph_options *opts, unsigned nthreads)
 {
 	uint32_t n = g->nnodes;
-	g->out_start = calloc((size_t)n + 1, sizeof(*g->out_start));
+	g->out_start = hc_calloc_large((size_t)n + 1, sizeof(*g->out_start));
 	if (!g->out_start)
 		return &hc_error_nomem;
 	uint64_t node_bytes = 0;

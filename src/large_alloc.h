@@ -1,20 +1,24 @@
 /*
- * Per-node arrays of millions of entries: allocated once, on transparent
- * huge pages where the kernel only gives them on request (THP "madvise"
- * mode, the common default). With 4 KiB pages nearly every random access to
- * a 60 MB array also misses the TLB, and first touching it costs a page
- * fault per 4 KiB; the dominator, chain and type passes read such arrays in
- * pointer-chasing order.
+ * Per-node and per-edge arrays of millions of entries. First touching fresh
+ * memory is a page fault per 4 KiB; on virtual machines those faults cost
+ * more than the passes that write the arrays (0.7-0.9 s per GB measured
+ * here, docs/benchmarks.md). Asking the kernel to populate a whole range
+ * at once (MADV_POPULATE_WRITE, Linux 5.14) does the same work without a
+ * trap per page, a third cheaper. Transparent huge pages would cut that
+ * further, but only when the host backs them already: on a fresh VM a
+ * 2 MiB fault cost up to 20 times more, so they are not asked for.
  */
 #ifndef HEAPCORE_LARGE_ALLOC_H
 #define HEAPCORE_LARGE_ALLOC_H
 
 #include <stddef.h>
 
-/* Asks for huge pages under [p, p + bytes); only the 2 MiB-aligned interior can be covered; failure changes nothing. */
-void hc_hint_huge_pages(void *p, size_t bytes);
+/* Populates the whole pages of [p, p + bytes) for writing; a no-op where the kernel cannot (or for small ranges). */
+void hc_populate(void *p, size_t bytes);
 
-/* malloc(bytes), with the hint for blocks of 8 MiB and more. */
+/* malloc(bytes), populated when it is large. */
 void *hc_alloc_large(size_t bytes);
+/* calloc(n, size), populated when it is large. */
+void *hc_calloc_large(size_t n, size_t size);
 
 #endif

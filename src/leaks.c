@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "large_alloc.h"
+
 #define NONE UINT32_MAX
 /* scratch bit in cls while classifying: the node is on or after a cycle */
 #define CLS_CYCLIC 0x80
@@ -229,10 +231,10 @@ struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **o
 		return &hc_error_nomem;
 	uint32_t n = g->nnodes;
 	size_t cnt = n ? n : 1;
-	l->cls = malloc(cnt);
-	l->reached_by = malloc(cnt);
-	l->cluster = malloc(cnt * sizeof(*l->cluster));
-	uint32_t *queue = malloc(cnt * sizeof(*queue)), *lk = NULL;
+	l->cls = hc_alloc_large(cnt);
+	l->reached_by = hc_alloc_large(cnt);
+	l->cluster = hc_alloc_large(cnt * sizeof(*l->cluster));
+	uint32_t *queue = hc_alloc_large(cnt * sizeof(*queue)), *lk = NULL;
 	struct hc_error *err = NULL;
 	if (!l->cls || !l->reached_by || !l->cluster || !queue) {
 		err = &hc_error_nomem;
