@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "address_ranges.h"
 #include "graph_index.h"
 #include "large_alloc.h"
 #include "roots.h"
@@ -292,6 +293,9 @@ struct scanner {
 	const struct scanner *peer;
 	uint64_t total, next_report;
 	struct hc_release_cursor release; /* the core's pages behind the scan go */
+	/* nodes whose first word points into a module (C++ objects' vptrs among them), in order */
+	const struct hc_ranges *modules;
+	uint32_t *word0, nword0, word0_cap;
 };
 
 static void report(struct scanner *s, uint64_t extra)
@@ -377,6 +381,22 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 	const struct hc_graph_index *ix = s->g->index;
 	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n), base = a;
 	bool queued = false;
+	uint64_t v0;
+	if (a + 8 <= end && !hc_span_contains(span, a, 8))
+		hc_target_span(s->t, a, UINT64_MAX, span);
+	if (a + 8 <= end && hc_span_u64(span, a, &v0) && hc_ranges_has(s->modules, v0)) {
+		if (s->nword0 == s->word0_cap) {
+			uint32_t cap = s->word0_cap ? s->word0_cap * 2 : 1024;
+			uint32_t *w = realloc(s->word0, cap * sizeof(*w));
+			if (!w) {
+				s->oom = true;
+				return false;
+			}
+			s->word0 = w;
+			s->word0_cap = cap;
+		}
+		s->word0[s->nword0++] = n;
+	}
 	while (a + 8 <= end) {
 		if (!hc_span_contains(span, a, 8)) {
 			hc_target_span(s->t, a, UINT64_MAX, span);
@@ -782,6 +802,9 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		while (split < n && acc + hc_graph_node_size(g, split) <= want)
 			acc += hc_graph_node_size(g, split++);
 	}
+	struct hc_ranges modules;
+	if (!hc_ranges_of_modules(s, &modules))
+		return &hc_error_nomem;
 	struct scanner sc[2];
 	memset(sc, 0, sizeof(sc));
 	for (unsigned i = 0; i < 2; i++) {
@@ -789,6 +812,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		sc[i].t = t;
 		sc[i].counts = g->out_start;
 		sc[i].release.t = t;
+		sc[i].modules = &modules;
 	}
 	if (opts && opts->progress) {
 		sc[0].progress = opts->progress;
@@ -818,6 +842,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 			free(sc[i].cand_b);
 			free(sc[i].pend);
 		}
+		hc_ranges_free(&modules);
 		return &hc_error_nomem;
 	}
 	pthread_t worker;
@@ -848,9 +873,23 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		free(sc[i].pend);
 	}
 
+	hc_ranges_free(&modules);
 	struct hc_error *err = NULL;
 	if (sc[0].oom || sc[1].oom || os.oom)
 		err = &hc_error_nomem;
+	/* the first thread's nodes come first: the list is in address order */
+	if (!err) {
+		g->nword0_module = sc[0].nword0 + sc[1].nword0;
+		g->word0_module = malloc((g->nword0_module ? g->nword0_module : 1) * sizeof(*g->word0_module));
+		if (!g->word0_module) {
+			err = &hc_error_nomem;
+		} else {
+			memcpy(g->word0_module, sc[0].word0, sc[0].nword0 * sizeof(uint32_t));
+			memcpy(g->word0_module + sc[0].nword0, sc[1].word0, sc[1].nword0 * sizeof(uint32_t));
+		}
+	}
+	free(sc[0].word0);
+	free(sc[1].word0);
 	uint64_t ne = sc[0].e.n + sc[1].e.n;
 	if (!err && ne > UINT32_MAX)
 		err = hc_error_create(HC_ERR_UNSUPPORTED, "%llu references: more than 32-bit edge ids hold",
@@ -934,6 +973,7 @@ void hc_graph_destroy(struct hc_graph *g)
 	free(g->out);
 	free(g->out_flags);
 	free(g->out_slot);
+	free(g->word0_module);
 	free(g->in_start);
 	free(g->in);
 	free(g->in_flags);

@@ -345,34 +345,6 @@ static bool finish(struct hc_types_build *b)
 	return true;
 }
 
-/* The modules' extents, sorted and merged, for hc_ranges_has. */
-static bool module_ranges(struct hc_types_build *b)
-{
-	struct hc_ranges *r = &b->modules;
-	uint32_t n = b->s->nmodules;
-	r->lo = malloc((n ? n : 1) * sizeof(uint64_t));
-	r->hi = malloc((n ? n : 1) * sizeof(uint64_t));
-	if (!r->lo || !r->hi)
-		return false;
-	/* modules are sorted by start; an extent inside or across the one before merges into it */
-	for (uint32_t i = 0; i < n; i++) {
-		const struct hc_module *m = &b->s->modules[i];
-		if (m->end <= m->start)
-			continue;
-		if (r->n && m->start <= r->hi[r->n - 1]) {
-			if (m->end > r->hi[r->n - 1])
-				r->hi[r->n - 1] = m->end;
-			continue;
-		}
-		r->lo[r->n] = m->start;
-		r->hi[r->n] = m->end;
-		r->n++;
-	}
-	r->min = r->n ? r->lo[0] : 1;
-	r->max = r->n ? r->hi[r->n - 1] : 0;
-	return true;
-}
-
 /* Below this many nodes a second thread costs more than it saves. */
 #define MIN_NODES_PER_THREAD (1u << 18)
 
@@ -392,8 +364,7 @@ static void build_free(struct hc_types_build *b)
 	hc_u64map_free(&b->strs);
 	hc_u64map_free(&b->type_ids);
 	hc_u64map_free(&b->layout_ids);
-	free(b->modules.lo);
-	free(b->modules.hi);
+	hc_ranges_free(&b->modules);
 }
 
 struct hc_error *hc_types_infer(const struct hc_graph *g, struct hc_symbols *s, struct hc_types **out)
@@ -416,7 +387,7 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 	p->g = g;
 	ty->nnodes = g->nnodes;
 	ty->symbols = s;
-	/* the vtable pass fills both for every node (HC_TYPE_NONE where it has nothing): no memset */
+	/* the vtable pass sets both to HC_TYPE_NONE for every node first */
 	ty->node_type = alloc_nodes(g->nnodes, sizeof(uint32_t));
 	ty->node_via = alloc_nodes(g->nnodes, sizeof(uint32_t));
 	struct hc_types_build b = { .g = g, .s = s, .t = s->target, .unwind = o ? o->unwind : NULL, .ty = ty, .p = p,
@@ -425,7 +396,7 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 		hc_types_destroy(ty);
 		return &hc_error_nomem;
 	}
-	if (!module_ranges(&b)) {
+	if (!hc_ranges_of_modules(b.s, &b.modules)) {
 		build_free(&b);
 		hc_types_destroy(ty);
 		return &hc_error_nomem;

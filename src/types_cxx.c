@@ -97,10 +97,10 @@ static uint32_t classify(struct hc_types_build *b, uint64_t v)
 	return id == HC_TYPE_NONE ? NOT_VTABLE : id;
 }
 
-/* One thread's part of the pass: a range of nodes, with its own cache. */
+/* One thread's part of the pass: a range of the graph's word0_module list, with its own cache. */
 struct vt_part {
 	struct hc_types_build *b;
-	uint32_t n0, n1;
+	uint32_t k0, k1;
 	struct hc_u64map cache;    /* first word -> type id or NOT_VTABLE */
 	struct hc_u64map first;    /* type id -> the first node of the range that has it */
 	bool nomem;
@@ -111,15 +111,10 @@ static void *vt_run(void *arg)
 	struct vt_part *pt = arg;
 	struct hc_types_build *b = pt->b;
 	const struct hc_graph *g = b->g;
-	uint32_t *type = b->ty->node_type, *via = b->ty->node_via;
+	uint32_t *type = b->ty->node_type;
 	struct hc_span span = { 0 };
-	/* the core's pages behind the pass go: nothing after it reads allocations wholesale */
-	struct hc_release_cursor release = { b->t, 0 };
-	for (uint32_t n = pt->n0; n < pt->n1; n++) {
-		type[n] = HC_TYPE_NONE;
-		via[n] = HC_TYPE_NONE;
-		if (!(n & 0xfff))
-			hc_release_cursor_advance(&release, hc_graph_node_addr(g, n));
+	for (uint32_t k = pt->k0; k < pt->k1; k++) {
+		uint32_t n = g->word0_module[k];
 		if (pt->nomem || hc_graph_node_size(g, n) < 8)
 			continue;
 		uint64_t a = hc_graph_node_addr(g, n), v;
@@ -149,19 +144,20 @@ static void *vt_run(void *arg)
 }
 
 /*
- * One pass over the nodes in address order (two halves at once with two
- * threads), reading first words from spans (one lookup per run of dumped
- * memory, not per node). Most first words are heap pointers or data: a few
- * compares against the modules' merged extents put them out before
- * hc_symbols_module_at, then the cache answers all but the first object of
- * each class. A type's vtable address is its first node's first word, as
- * one pass in address order would have met it.
+ * One pass over the nodes whose first word the graph's scan saw point into
+ * a module (g->word0_module, in address order; two halves at once with two
+ * threads), so that the other nodes' memory is not read again. The cache
+ * answers all but the first object of each class. A type's vtable address
+ * is its first node's first word, as one pass in address order would have
+ * met it. Every node's type and via start as HC_TYPE_NONE here.
  */
 void hc_types_vtables(struct hc_types_build *b)
 {
 	const struct hc_graph *g = b->g;
-	uint32_t half = g->nnodes / 2;
-	struct vt_part parts[2] = { { .b = b, .n0 = 0, .n1 = half }, { .b = b, .n0 = half, .n1 = g->nnodes } };
+	memset(b->ty->node_type, 0xff, (size_t)g->nnodes * sizeof(uint32_t));
+	memset(b->ty->node_via, 0xff, (size_t)g->nnodes * sizeof(uint32_t));
+	uint32_t half = g->nword0_module / 2;
+	struct vt_part parts[2] = { { .b = b, .k0 = 0, .k1 = half }, { .b = b, .k0 = half, .k1 = g->nword0_module } };
 	hc_types_run_pair(b, vt_run, &parts[0], &parts[1]);
 	for (int i = 0; i < 2; i++) {
 		struct vt_part *pt = &parts[i];

@@ -23,6 +23,7 @@
 
 #include <pthread.h>
 
+#include "address_ranges.h"
 #include "heapcore/types.h"
 
 /* An open-addressing map from 64-bit keys to 32-bit values; UINT32_MAX marks an empty slot. */
@@ -61,32 +62,6 @@ struct hc_layout_ptr {
 	uint32_t pointee;          /* layout index */
 	uint32_t path;             /* string offset: "next", "items[2]", "" */
 };
-
-/*
- * Sorted, disjoint address ranges (the modules' extents), for telling in a
- * few compares that a word points into none of them before asking
- * hc_symbols_module_at, which is exact but slower.
- */
-struct hc_ranges {
-	uint64_t *lo, *hi;
-	uint32_t n;
-	uint64_t min, max;         /* lo[0], hi[n - 1]; min > max when empty */
-};
-
-static inline bool hc_ranges_has(const struct hc_ranges *r, uint64_t v)
-{
-	if (v < r->min || v >= r->max)
-		return false;
-	uint32_t lo = 0, hi = r->n;
-	while (hi - lo > 1) {
-		uint32_t mid = (lo + hi) / 2;
-		if (r->lo[mid] <= v)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return v >= r->lo[lo] && v < r->hi[lo];
-}
 
 /* What an hc_types keeps beyond its public fields. */
 struct hc_types_priv {

@@ -89,6 +89,12 @@ struct hc_graph {
 	uint32_t *owner_out_start, *owner_out;
 	uint8_t *owner_out_flags;
 	uint8_t *root_kinds;       /* per node: bit k set if a root of kind k points straight at it */
+	/*
+	 * The nodes whose first word points into a module, in address order:
+	 * what the scan saw of C++ objects' vtable pointers (and of data that
+	 * merely looks like them), so that types need not read every node again.
+	 */
+	uint32_t *word0_module, nword0_module;
 
 	const struct hc_glibc_heap *heap;
 	const struct hc_target *target;
