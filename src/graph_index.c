@@ -181,7 +181,7 @@ struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthread
 	uint32_t rank = 0;
 	for (uint64_t b = 0; b < ix->nblocks; b++) {
 		ix->blocks[b].rank = rank;
-		rank += (uint32_t)__builtin_popcount(ix->blocks[b].start);
+		rank += hc_popcount32(ix->blocks[b].start);
 	}
 	return NULL;
 }

@@ -58,6 +58,23 @@ struct hc_graph_index {
 struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthreads, struct hc_graph_index **out);
 void hc_graph_index_destroy(struct hc_graph_index *ix);
 
+/*
+ * Bits set in x. Without -mpopcnt (baseline x86-64, as Debian builds)
+ * __builtin_popcount is a call into libgcc per lookup; this is a dozen
+ * inline instructions.
+ */
+static inline uint32_t hc_popcount32(uint32_t x)
+{
+#ifdef __POPCNT__
+	return (uint32_t)__builtin_popcount(x);
+#else
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+#endif
+}
+
 /* The block holding v, or NULL: the part of a lookup that needs no cache miss but its result's. */
 static inline const struct hc_index_block *hc_index_block_of(const struct hc_graph_index *ix, uint64_t v)
 {
@@ -80,7 +97,7 @@ static inline uint32_t hc_index_resolve(const struct hc_index_block *bk, uint64_
 	uint32_t upto = (uint32_t)(((uint64_t)2 << slot) - 1);
 	*interior = !((v & 15) == 0 && ((bk->start >> slot) & 1));
 	/* the node holding v is the last one to begin at or before it */
-	return bk->rank + (uint32_t)__builtin_popcount(bk->start & upto) - 1;
+	return bk->rank + hc_popcount32(bk->start & upto) - 1;
 }
 
 static inline uint32_t hc_index_lookup(const struct hc_graph_index *ix, uint64_t v, uint8_t *interior)
