@@ -278,8 +278,7 @@ static void collect_fastbins(struct walk *w, uint64_t arena, const uint8_t *ms)
 	}
 }
 
-static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t state, uint32_t arena,
-		       uint8_t kind)
+static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t state, uint8_t kind)
 {
 	struct hc_glibc_heap *h = w->h;
 	if (h->nchunks == UINT32_MAX) {
@@ -297,19 +296,16 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 		uint64_t *a = realloc(h->chunk_addr, (size_t)cap * 8);
 		if (a)
 			h->chunk_addr = a;
-		uint64_t *s = realloc(h->chunk_size, (size_t)cap * 8);
+		uint32_t *s = realloc(h->chunk_size32, (size_t)cap * 4);
 		if (s)
-			h->chunk_size = s;
+			h->chunk_size32 = s;
 		uint8_t *st = realloc(h->chunk_state, cap);
 		if (st)
 			h->chunk_state = st;
-		uint32_t *ar = realloc(h->chunk_arena, (size_t)cap * 4);
-		if (ar)
-			h->chunk_arena = ar;
 		uint8_t *k = realloc(w->chunk_kind, cap);
 		if (k)
 			w->chunk_kind = k;
-		if (!a || !s || !st || !ar || !k) {
+		if (!a || !s || !st || !k) {
 			w->oom = true;
 			return false;
 		}
@@ -319,16 +315,25 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 	if (!(h->nchunks % POPULATE_AHEAD)) {
 		uint32_t n = w->chunks_cap - h->nchunks < POPULATE_AHEAD ? w->chunks_cap - h->nchunks : POPULATE_AHEAD;
 		hc_populate(h->chunk_addr + h->nchunks, (size_t)n * 8);
-		hc_populate(h->chunk_size + h->nchunks, (size_t)n * 8);
-		hc_populate(h->chunk_arena + h->nchunks, (size_t)n * 4);
+		hc_populate(h->chunk_size32 + h->nchunks, (size_t)n * 4);
 		hc_populate(h->chunk_state + h->nchunks, n);
 		hc_populate(w->chunk_kind + h->nchunks, n);
 	}
+	if (size >= HC_CHUNK_SIZE_BIG) {
+		if ((h->nbig_chunks & (h->nbig_chunks + 1)) == 0 || !h->big_chunks) {
+			struct hc_glibc_big_chunk *b = realloc(h->big_chunks, (h->nbig_chunks + 1) * 2 * sizeof(*b));
+			if (!b) {
+				w->oom = true;
+				return false;
+			}
+			h->big_chunks = b;
+		}
+		h->big_chunks[h->nbig_chunks++] = (struct hc_glibc_big_chunk){ addr, size };
+	}
 	uint32_t i = h->nchunks++;
 	h->chunk_addr[i] = addr;
-	h->chunk_size[i] = size;
+	h->chunk_size32[i] = size < HC_CHUNK_SIZE_BIG ? (uint32_t)size : HC_CHUNK_SIZE_BIG;
 	h->chunk_state[i] = state;
-	h->chunk_arena[i] = arena;
 	w->chunk_kind[i] = kind;
 	return true;
 }
@@ -376,7 +381,7 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 				corruption(w, p, "top chunk of size 0x%llx ends at 0x%llx, the heap at 0x%llx",
 					   (unsigned long long)sz, (unsigned long long)(p + sz),
 					   (unsigned long long)end);
-			push_chunk(w, p, sz, HC_CHUNK_TOP, arena_idx, KIND_NONE);
+			push_chunk(w, p, sz, HC_CHUNK_TOP, KIND_NONE);
 			return;
 		}
 		const char *problem = NULL;
@@ -434,7 +439,7 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 				state = HC_CHUNK_FREE;
 			}
 		}
-		push_chunk(w, p, sz, state, arena_idx, kind);
+		push_chunk(w, p, sz, state, kind);
 		p += sz;
 	}
 	if (top && p != top && p <= end)
@@ -642,8 +647,7 @@ static void find_mmapped_chunks(struct walk *w)
 			if (mapped) {
 				uint64_t size;
 				rd(w, head + 8, &size);
-				push_chunk(w, head, size & ~(uint64_t)SIZE_BITS, HC_CHUNK_MMAPPED,
-					   HC_NO_ARENA, KIND_NONE);
+				push_chunk(w, head, size & ~(uint64_t)SIZE_BITS, HC_CHUNK_MMAPPED, KIND_NONE);
 				a = floor = map + mapped;
 			} else {
 				a += PAGE;
@@ -721,7 +725,7 @@ static void sort_chunks(struct walk *w)
 		qsort_r(perm, n, sizeof(*perm), compare_by_address, h->chunk_addr);
 	/* chunks of distinct heaps can only overlap when damage made two arenas claim the same memory */
 	for (uint32_t i = 1; i < n; i++) {
-		uint64_t prev = h->chunk_addr[perm[i - 1]], end = prev + h->chunk_size[perm[i - 1]];
+		uint64_t prev = h->chunk_addr[perm[i - 1]], end = prev + hc_glibc_chunk_size(h, perm[i - 1]);
 		if (end > h->chunk_addr[perm[i]]) {
 			corruption(w, h->chunk_addr[perm[i]], "chunk overlaps the chunk at 0x%llx; two heaps claim the same memory",
 				   (unsigned long long)prev);
@@ -732,13 +736,10 @@ static void sort_chunks(struct walk *w)
 	for (uint32_t i = 0; i < n; i++)
 		t64[i] = h->chunk_addr[perm[i]];
 	memcpy(h->chunk_addr, t64, (size_t)n * 8);
-	for (uint32_t i = 0; i < n; i++)
-		t64[i] = h->chunk_size[perm[i]];
-	memcpy(h->chunk_size, t64, (size_t)n * 8);
 	uint32_t *t32 = tmp;
 	for (uint32_t i = 0; i < n; i++)
-		t32[i] = h->chunk_arena[perm[i]];
-	memcpy(h->chunk_arena, t32, (size_t)n * 4);
+		t32[i] = h->chunk_size32[perm[i]];
+	memcpy(h->chunk_size32, t32, (size_t)n * 4);
 	uint8_t *t8 = tmp;
 	for (uint32_t i = 0; i < n; i++)
 		t8[i] = h->chunk_state[perm[i]];
@@ -826,11 +827,11 @@ static int64_t tcache_lists(struct walk *w, uint64_t u, uint64_t fill, bool appl
 				problem = "has an entry that is not a chunk";
 			} else if (st != HC_CHUNK_USED && !(apply && st == HC_CHUNK_MMAPPED)) {
 				problem = "has a chunk that is not in use";
-			} else if (bin < 64 && h->chunk_size[ci] != tcache_bin_chunk_size(bin)) {
+			} else if (bin < 64 && hc_glibc_chunk_size(h, ci) != tcache_bin_chunk_size(bin)) {
 				if (!apply)
 					return -1;
 				corruption(w, e - CHUNK_HDR_SZ, "chunk of size 0x%llx is in tcache bin %u",
-					   (unsigned long long)h->chunk_size[ci], bin);
+					   (unsigned long long)hc_glibc_chunk_size(h, ci), bin);
 			}
 			if (problem)
 				break;
@@ -881,7 +882,7 @@ static bool tcache_struct_chunk(struct walk *w, uint64_t u)
 {
 	int64_t ci = chunk_index(w->h, u - CHUNK_HDR_SZ);
 	return ci >= 0 && w->h->chunk_state[ci] == HC_CHUNK_USED &&
-	       w->h->chunk_size[ci] == w->L->tcache_struct_chunk;
+	       hc_glibc_chunk_size(w->h, ci) == w->L->tcache_struct_chunk;
 }
 
 static void find_tcaches(struct walk *w, uint64_t fill)
@@ -917,7 +918,7 @@ static void find_tcaches(struct walk *w, uint64_t fill)
 		return;
 	/* without a usable TLS slot for some thread: every chunk of the struct's size whose lists validate */
 	for (uint32_t i = 0; i < h->nchunks && !w->oom; i++) {
-		if (h->chunk_state[i] != HC_CHUNK_USED || h->chunk_size[i] != w->L->tcache_struct_chunk)
+		if (h->chunk_state[i] != HC_CHUNK_USED || hc_glibc_chunk_size(h, i) != w->L->tcache_struct_chunk)
 			continue;
 		uint64_t u = h->chunk_addr[i] + CHUNK_HDR_SZ;
 		if (tcache_lists(w, u, fill, false) > 0)
@@ -925,22 +926,92 @@ static void find_tcaches(struct walk *w, uint64_t fill)
 	}
 }
 
+static int compare_extents(const void *x, const void *y)
+{
+	const struct hc_glibc_arena_extent *a = x, *b = y;
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int compare_big_chunks(const void *x, const void *y)
+{
+	const struct hc_glibc_big_chunk *a = x, *b = y;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+/* The arenas' heap extents in address order, for hc_glibc_chunk_arena; the big chunks too. */
+static void index_extents(struct walk *w)
+{
+	struct hc_glibc_heap *h = w->h;
+	uint32_t n = 0;
+	for (uint32_t a = 0; a < h->narenas; a++)
+		n += h->arenas[a].nheaps;
+	h->extents = malloc((n ? n : 1) * sizeof(*h->extents));
+	if (!h->extents) {
+		w->oom = true;
+		return;
+	}
+	for (uint32_t a = 0; a < h->narenas; a++)
+		for (uint32_t k = 0; k < h->arenas[a].nheaps; k++)
+			h->extents[h->nextents++] = (struct hc_glibc_arena_extent){ h->arenas[a].heaps[k].start,
+										    h->arenas[a].heaps[k].end, a };
+	qsort(h->extents, h->nextents, sizeof(*h->extents), compare_extents);
+	if (h->nbig_chunks)
+		qsort(h->big_chunks, h->nbig_chunks, sizeof(*h->big_chunks), compare_big_chunks);
+}
+
+uint32_t hc_glibc_chunk_arena(const struct hc_glibc_heap *h, uint32_t i)
+{
+	if (h->chunk_state[i] == HC_CHUNK_MMAPPED)
+		return HC_NO_ARENA;
+	uint64_t addr = h->chunk_addr[i];
+	uint32_t lo = 0, hi = h->nextents;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (h->extents[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && addr < h->extents[lo - 1].end ? h->extents[lo - 1].arena : HC_NO_ARENA;
+}
+
+uint64_t hc_glibc_big_chunk_size(const struct hc_glibc_heap *h, uint32_t i)
+{
+	uint64_t addr = h->chunk_addr[i];
+	uint32_t lo = 0, hi = h->nbig_chunks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (h->big_chunks[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < h->nbig_chunks && h->big_chunks[lo].addr == addr ? h->big_chunks[lo].size : 0;
+}
+
 static void tally(struct walk *w)
 {
 	struct hc_glibc_heap *h = w->h;
+	/* chunks and extents are both in address order: one cursor finds each chunk's arena */
+	uint32_t e = 0;
 	for (uint32_t i = 0; i < h->nchunks; i++) {
-		uint64_t bytes = h->chunk_size[i];
+		uint64_t bytes = hc_glibc_chunk_size(h, i), addr = h->chunk_addr[i];
 		uint8_t st = h->chunk_state[i];
-		if (st == HC_CHUNK_MMAPPED || (h->chunk_arena[i] == HC_NO_ARENA)) {
+		while (e < h->nextents && h->extents[e].end <= addr)
+			e++;
+		uint32_t arena = st != HC_CHUNK_MMAPPED && e < h->nextents && h->extents[e].start <= addr
+					 ? h->extents[e].arena
+					 : HC_NO_ARENA;
+		if (st == HC_CHUNK_MMAPPED || arena == HC_NO_ARENA) {
 			uint64_t prev_size = 0;
 			rd(w, h->chunk_addr[i], &prev_size);
 			bytes = prev_size + bytes + (w->L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
 		}
 		h->totals[st].count++;
 		h->totals[st].bytes += bytes;
-		if (h->chunk_arena[i] == HC_NO_ARENA)
+		if (arena == HC_NO_ARENA)
 			continue;
-		struct hc_glibc_arena *a = &h->arenas[h->chunk_arena[i]];
+		struct hc_glibc_arena *a = &h->arenas[arena];
 		a->tally[st].count++;
 		a->tally[st].bytes += bytes;
 		if (st == HC_CHUNK_FREE) {
@@ -1065,6 +1136,7 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	if (!err) {
 		find_mmapped_chunks(&w);
 		sort_chunks(&w);
+		index_extents(&w);
 		uint64_t fill = 0;
 		if (w.L->tcache_counts_free_slots && h->location.mp && w.L->mp_tcache_count >= 0)
 			rd(&w, h->location.mp + w.L->mp_tcache_count, &fill);
@@ -1102,9 +1174,10 @@ void hc_glibc_heap_destroy(struct hc_glibc_heap *h)
 	free(h->arenas);
 	free(h->tcaches);
 	free(h->chunk_addr);
-	free(h->chunk_size);
+	free(h->chunk_size32);
 	free(h->chunk_state);
-	free(h->chunk_arena);
+	free(h->big_chunks);
+	free(h->extents);
 	free(h);
 }
 
@@ -1125,5 +1198,5 @@ int64_t hc_glibc_chunk_containing(const struct hc_glibc_heap *h, uint64_t addr)
 {
 	int64_t i = hc_glibc_chunk_at_or_before(h, addr);
 	/* mmapped chunks: the mapping may hold a memalign lead before the header; not part of the chunk */
-	return i >= 0 && addr < h->chunk_addr[i] + h->chunk_size[i] ? i : -1;
+	return i >= 0 && addr < h->chunk_addr[i] + hc_glibc_chunk_size(h, i) ? i : -1;
 }

@@ -58,12 +58,12 @@ uint64_t hc_graph_node_bytes(const struct hc_graph *g, uint32_t node)
 	const struct hc_glibc_heap *h = g->heap;
 	uint32_t c = g->chunk[node];
 	if (h->chunk_state[c] != HC_CHUNK_MMAPPED)
-		return h->chunk_size[c];
+		return hc_glibc_chunk_size(h, c);
 	/* as the walk's tally counts it: the whole mapping */
 	uint64_t prev_size = 0;
 	hc_target_read_u64(g->target, h->chunk_addr[c], &prev_size);
 	const struct hc_glibc_layout *L = h->location.layout;
-	return prev_size + h->chunk_size[c] + (L && L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
+	return prev_size + hc_glibc_chunk_size(h, c) + (L && L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
 }
 
 /* Runs fn(a) and fn(b), at once on two threads when two are wanted (and can be had). */

@@ -33,7 +33,7 @@ static uint64_t node_bytes(const struct hc_graph *g, uint32_t v)
 	if (!g->target)
 		return hc_graph_node_size(g, v);
 	uint32_t c = g->chunk[v];
-	return h->chunk_state[c] == HC_CHUNK_MMAPPED ? hc_graph_node_bytes(g, v) : h->chunk_size[c];
+	return h->chunk_state[c] == HC_CHUNK_MMAPPED ? hc_graph_node_bytes(g, v) : hc_glibc_chunk_size(h, c);
 }
 
 /* In a mask while propagating: the node waits in the queue (root kinds use bits 0-4). */

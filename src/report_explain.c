@@ -88,8 +88,8 @@ static json_t *free_references_json(const struct hc_analysis *a, uint32_t v)
 		uint8_t st = h->chunk_state[i];
 		if (st != HC_CHUNK_FREE && st != HC_CHUNK_FASTBIN && st != HC_CHUNK_TCACHE)
 			continue;
-		uint64_t start = h->chunk_addr[i] + free_chunk_user_start(st, h->chunk_size[i]);
-		uint64_t end = h->chunk_addr[i] + h->chunk_size[i];
+		uint64_t start = h->chunk_addr[i] + free_chunk_user_start(st, hc_glibc_chunk_size(h, i));
+		uint64_t end = h->chunk_addr[i] + hc_glibc_chunk_size(h, i);
 		struct hc_span span;
 		hc_target_span(a->target, start, end > start ? end - start : 0, &span);
 		for (uint64_t at = start; at + 8 <= start + span.len; at += 8) {
@@ -120,7 +120,7 @@ static json_t *allocation_json(const struct hc_analysis *a, uint32_t v, uint64_t
 	json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:I, s:s, s:s, s:o, s:I}", "address",
 			      hc_json_address(hc_graph_node_addr(g, v)), "size", (json_int_t)hc_graph_node_size(g, v), "offset",
 			      (json_int_t)(addr - hc_graph_node_addr(g, v)), "chunk", hc_json_address(h->chunk_addr[ci]),
-			      "chunk_size", (json_int_t)h->chunk_size[ci], "state",
+			      "chunk_size", (json_int_t)hc_glibc_chunk_size(h, ci), "state",
 			      hc_chunk_state_name(h->chunk_state[ci]), "class", class_name(l->cls[v]),
 			      "reached_by", kinds, "retained_bytes",
 			      (json_int_t)a->dominators->retained[v]);
@@ -203,7 +203,7 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_
 		json_object_set_new(r, "chunk",
 				    json_pack("{s:o, s:I, s:s, s:I}", "address",
 					      hc_json_address(h->chunk_addr[ci]), "size",
-					      (json_int_t)h->chunk_size[ci], "state", hc_chunk_state_name(st),
+					      (json_int_t)hc_glibc_chunk_size(h, ci), "state", hc_chunk_state_name(st),
 					      "offset", (json_int_t)(addr - h->chunk_addr[ci])));
 		return r;
 	}

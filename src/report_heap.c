@@ -44,7 +44,7 @@ static json_t *histogram_json(const struct hc_glibc_heap *h)
 	struct hc_tally used[64] = { 0 }, freed[64] = { 0 };
 	int top_bucket = 0;
 	for (uint32_t i = 0; i < h->nchunks; i++) {
-		uint64_t sz = h->chunk_size[i];
+		uint64_t sz = hc_glibc_chunk_size(h, i);
 		uint8_t st = h->chunk_state[i];
 		if (st == HC_CHUNK_TOP || !sz)
 			continue;

@@ -208,7 +208,7 @@ static uint64_t chunk_end_at(const struct hc_glibc_heap *h, uint64_t addr)
 	int64_t c = h ? hc_glibc_chunk_at_or_before(h, addr) : -1;
 	if (c < 0)
 		return 0;
-	uint64_t end = h->chunk_addr[c] + h->chunk_size[c];
+	uint64_t end = h->chunk_addr[c] + hc_glibc_chunk_size(h, c);
 	if (h->chunk_state[c] == HC_CHUNK_MMAPPED) {
 		const struct hc_glibc_layout *L = h->location.layout;
 		end += L && L->mmapped_size_excludes_header ? 16 : 0;
@@ -438,7 +438,7 @@ struct hc_error *hc_roots_find(struct hc_target *t, const struct hc_symbols *s,
 		uint64_t ca = h->chunk_addr[i], prev_size = 0;
 		hc_target_read_u64(t, ca, &prev_size);
 		uint64_t map = prev_size <= ca ? ca - prev_size : ca;
-		uint64_t end = ca + h->chunk_size[i] +
+		uint64_t end = ca + hc_glibc_chunk_size(h, i) +
 			       (h->location.layout && h->location.layout->mmapped_size_excludes_header ? 16 : 0);
 		push(&c, &v, map, end, EXCLUDED, -1, -1);
 	}

@@ -145,15 +145,34 @@ struct hc_corruption {
 	char *message;
 };
 
+#define HC_CHUNK_SIZE_BIG UINT32_MAX
+
+struct hc_glibc_big_chunk {
+	uint64_t addr, size;
+};
+
+struct hc_glibc_arena_extent {
+	uint64_t start, end;
+	uint32_t arena;
+};
+
 struct hc_glibc_heap {
 	struct hc_glibc_location location;
 
-	/* every chunk, sorted by address (struct-of-arrays) */
+	/*
+	 * every chunk, sorted by address (struct-of-arrays, 13 bytes a chunk);
+	 * read sizes with hc_glibc_chunk_size, arenas with hc_glibc_chunk_arena
+	 */
 	uint32_t nchunks;
 	uint64_t *chunk_addr;        /* address of the chunk header */
-	uint64_t *chunk_size;        /* chunksize(), bytes including the header */
+	uint32_t *chunk_size32;      /* chunksize(), bytes including the header; HC_CHUNK_SIZE_BIG: in big_chunks */
 	uint8_t *chunk_state;        /* enum hc_chunk_state */
-	uint32_t *chunk_arena;       /* index into arenas, HC_NO_ARENA for mmapped chunks */
+	/* the chunks of 4 GiB and more (mmapped), by address */
+	struct hc_glibc_big_chunk *big_chunks;
+	uint32_t nbig_chunks;
+	/* every arena heap's extent with its arena, by address: a chunk's arena is where it lies */
+	struct hc_glibc_arena_extent *extents;
+	uint32_t nextents;
 
 	struct hc_glibc_arena *arenas;
 	uint32_t narenas;
@@ -174,6 +193,18 @@ struct hc_glibc_walk_options {
 struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out);
 void hc_glibc_heap_destroy(struct hc_glibc_heap *h);
+
+uint64_t hc_glibc_big_chunk_size(const struct hc_glibc_heap *h, uint32_t i);
+
+/* chunksize() of chunk i, bytes including its header. */
+static inline uint64_t hc_glibc_chunk_size(const struct hc_glibc_heap *h, uint32_t i)
+{
+	uint32_t s = h->chunk_size32[i];
+	return s != HC_CHUNK_SIZE_BIG ? s : hc_glibc_big_chunk_size(h, i);
+}
+
+/* The arena (index into arenas) whose heap chunk i lies in; HC_NO_ARENA for an mmapped chunk. */
+uint32_t hc_glibc_chunk_arena(const struct hc_glibc_heap *h, uint32_t i);
 
 /* Index of the last chunk whose header is at or below addr, or -1: what holds addr, if anything does. */
 int64_t hc_glibc_chunk_at_or_before(const struct hc_glibc_heap *h, uint64_t addr);

@@ -122,7 +122,7 @@ static inline uint64_t hc_graph_node_addr(const struct hc_graph *g, uint32_t n)
 static inline uint64_t hc_graph_node_size(const struct hc_graph *g, uint32_t n)
 {
 	uint32_t c = g->chunk[n];
-	uint64_t cs = g->heap->chunk_size[c];
+	uint64_t cs = hc_glibc_chunk_size(g->heap, c);
 	if (g->heap->chunk_state[c] == HC_CHUNK_MMAPPED)
 		return cs > g->mmapped_hdr ? cs - g->mmapped_hdr : 0;
 	return cs >= 8 ? cs - 8 : 0;

@@ -45,16 +45,15 @@ struct hc_graph *hand_graph(uint32_t nnodes, uint32_t nowners, const struct hand
 	struct hc_glibc_heap *h = calloc(1, sizeof(*h));
 	h->nchunks = nnodes;
 	h->chunk_addr = calloc(nnodes + 1, sizeof(uint64_t));
-	h->chunk_size = calloc(nnodes + 1, sizeof(uint64_t));
+	h->chunk_size32 = calloc(nnodes + 1, sizeof(uint32_t));
 	h->chunk_state = calloc(nnodes + 1, 1);
-	h->chunk_arena = calloc(nnodes + 1, sizeof(uint32_t));
 	g->heap = h;
 	g->chunk = calloc(nnodes + 1, sizeof(uint32_t));
 	g->root_kinds = calloc(nnodes + 1, 1);
 	for (uint32_t i = 0; i < nnodes; i++) {
 		h->chunk_addr[i] = HAND_BASE + HAND_STRIDE * i - 16;
 		/* a chunk in use holds its size + 8 usable bytes */
-		h->chunk_size[i] = (sizes ? sizes[i] : HAND_SIZE) + 8;
+		h->chunk_size32[i] = (uint32_t)((sizes ? sizes[i] : HAND_SIZE) + 8);
 		h->chunk_state[i] = HC_CHUNK_USED;
 		g->chunk[i] = i;
 	}

@@ -49,9 +49,9 @@ static int64_t middle_used_chunk(const struct hc_glibc_heap *h)
 {
 	uint32_t used = 0, target = 0;
 	for (uint32_t i = 0; i < h->nchunks; i++)
-		used += h->chunk_state[i] == HC_CHUNK_USED && h->chunk_arena[i] == 0;
+		used += h->chunk_state[i] == HC_CHUNK_USED && hc_glibc_chunk_arena(h, i) == 0;
 	for (uint32_t i = 0; i < h->nchunks; i++)
-		if (h->chunk_state[i] == HC_CHUNK_USED && h->chunk_arena[i] == 0 && ++target == used / 2)
+		if (h->chunk_state[i] == HC_CHUNK_USED && hc_glibc_chunk_arena(h, i) == 0 && ++target == used / 2)
 			return i;
 	return -1;
 }
@@ -137,10 +137,38 @@ static void test_free_list_into_unmapped_memory_ends_that_list_only(void)
 	walked_free(&intact);
 }
 
+/*
+ * The chunk table keeps sizes in 32 bits: a chunk of 4 GiB or more (only
+ * mmapped ones get so big) is looked up by address in big_chunks, and an
+ * arena chunk's arena comes from the extent it lies in.
+ */
+static void test_chunks_of_4_gib_and_more_keep_their_size_and_arenas_come_from_extents(void)
+{
+	uint64_t addr[] = { 0x1000, 0x1030, 0x7f0000000000, 0x7f0200000000 };
+	uint32_t size32[] = { 0x30, 0x40, HC_CHUNK_SIZE_BIG, 0x2000 };
+	uint8_t state[] = { HC_CHUNK_USED, HC_CHUNK_TOP, HC_CHUNK_MMAPPED, HC_CHUNK_MMAPPED };
+	struct hc_glibc_big_chunk big[] = { { 0x7f0000000000, 0x140000000ull } };
+	struct hc_glibc_arena_extent ext[] = { { 0x1000, 0x2000, 0 } };
+	struct hc_glibc_heap h = { .nchunks = 4, .chunk_addr = addr, .chunk_size32 = size32, .chunk_state = state,
+				   .big_chunks = big, .nbig_chunks = 1, .extents = ext, .nextents = 1 };
+	CU_ASSERT_EQUAL(hc_glibc_chunk_size(&h, 0), 0x30);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_size(&h, 2), 0x140000000ull);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_size(&h, 3), 0x2000);
+	/* the big chunk holds an address 4.5 GiB into it */
+	CU_ASSERT_EQUAL(hc_glibc_chunk_containing(&h, 0x7f0000000000 + 0x120000000ull), 2);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_containing(&h, 0x7f0000000000 + 0x140000000ull), -1);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_arena(&h, 0), 0);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_arena(&h, 1), 0);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_arena(&h, 2), HC_NO_ARENA);
+	CU_ASSERT_EQUAL(hc_glibc_chunk_arena(&h, 3), HC_NO_ARENA);
+}
+
 void hc_test_register_glibc_walk(void)
 {
 	CU_pSuite s = CU_add_suite("glibc_walk", NULL, NULL);
 	CU_add_test(s, "a flipped size field is reported and the walk goes on", test_flipped_size_field_is_reported_and_the_walk_goes_on);
 	CU_add_test(s, "a flipped header makes `heap` exit 5 naming the address", test_flipped_header_makes_heap_exit_5_naming_the_address);
 	CU_add_test(s, "a free list into unmapped memory ends that list only", test_free_list_into_unmapped_memory_ends_that_list_only);
+	CU_add_test(s, "chunks of 4 GiB and more keep their size; arenas come from extents",
+		    test_chunks_of_4_gib_and_more_keep_their_size_and_arenas_come_from_extents);
 }

@@ -276,7 +276,7 @@ static void test_an_mmapped_allocation_is_a_node_scanned_to_its_end(void)
 	uint32_t c = g->chunk[big];
 	CU_ASSERT_EQUAL(b.h->chunk_state[c], HC_CHUNK_MMAPPED);
 	uint64_t hdr = b.h->location.layout->mmapped_size_excludes_header ? 0 : 16;
-	CU_ASSERT_EQUAL(hc_graph_node_size(g, big), b.h->chunk_size[c] - hdr);
+	CU_ASSERT_EQUAL(hc_graph_node_size(g, big), hc_glibc_chunk_size(b.h, c) - hdr);
 	CU_ASSERT_TRUE(hc_graph_node_size(g, big) >= 1u << 20);
 	/* malloc(1 MiB) maps 1 MiB + a page (docs/glibc-truth-mapping.md) */
 	CU_ASSERT_EQUAL(hc_graph_node_bytes(g, big), 0x101000);
@@ -318,12 +318,12 @@ static void test_a_second_threads_arena_is_scanned_and_held_by_its_stack(void)
 	const struct hc_graph *g = b.g;
 	uint32_t head = node_for(&b, "thread_list");
 	CU_ASSERT_FATAL(head != NONE);
-	uint32_t arena = b.h->chunk_arena[g->chunk[head]];
+	uint32_t arena = hc_glibc_chunk_arena(b.h, g->chunk[head]);
 	CU_ASSERT_TRUE(arena != 0 && arena != HC_NO_ARENA);
 	uint32_t nodes[64];
 	CU_ASSERT_EQUAL(list_nodes(&b, hc_graph_node_addr(g, head), nodes, 64), GP_THREAD_N);
 	for (uint32_t i = 0; i < GP_THREAD_N; i++)
-		CU_ASSERT_EQUAL(b.h->chunk_arena[g->chunk[nodes[i]]], arena);
+		CU_ASSERT_EQUAL(hc_glibc_chunk_arena(b.h, g->chunk[nodes[i]]), arena);
 	int tid = 0;
 	gp_value(b.out, "main_tid", &tid);
 	uint32_t holders = 0;

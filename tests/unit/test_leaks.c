@@ -154,7 +154,7 @@ static void test_a_leak_in_a_thread_arena_and_one_held_by_a_dead_stack_are_found
 	const struct hc_leaks *l = c.l;
 	uint32_t head = node_for(&c, "thread_leak", NULL), dead = node_for(&c, "dead_stack", NULL);
 	CU_ASSERT_FATAL(head != NONE && dead != NONE);
-	CU_ASSERT_NOT_EQUAL(c.h->chunk_arena[c.g->chunk[head]], 0);
+	CU_ASSERT_NOT_EQUAL(hc_glibc_chunk_arena(c.h, c.g->chunk[head]), 0);
 	CU_ASSERT_EQUAL(l->cls[head], HC_LEAKED_UNREFERENCED);
 	CU_ASSERT_FATAL(l->cluster[head] < l->nclusters);
 	const struct hc_leak_cluster *k = &l->clusters[l->cluster[head]];
