@@ -445,19 +445,24 @@ struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_domin
 	owner_semis(&c);
 	if ((err = semidominators(&c)))
 		goto fail;
-	ctx_free(&c, c.link, nv * sizeof(struct link));
+	/*
+	 * Step 1's links become the retained sizes (8 bytes per vertex either
+	 * way) and, after step 2, its semidominators the rebuilt preorder->id
+	 * map: memory already faulted in, where fresh arrays would cost a page
+	 * fault per 4 KiB again.
+	 */
+	_Static_assert(sizeof(struct link) == sizeof(uint64_t), "links are reused as retained sizes");
+	d->retained = (uint64_t *)(void *)c.link;
 	c.link = NULL;
 	immediate_dominators(&c);
-	ctx_free(&c, c.semi, nv * sizeof(uint32_t));
+	vertex = c.semi;
 	c.semi = NULL;
 
 	/* the idoms are in vertex[] now; rebuild the preorder->id map beside it */
 	idom_pre = c.vertex;
 	c.vertex = NULL;
-	vertex = ctx_alloc(&c, c.n, sizeof(uint32_t));
-	d->retained = ctx_alloc(&c, nids, sizeof(uint64_t));
 	d->owners_by_retained = ctx_alloc(&c, c.nowners, sizeof(uint32_t));
-	if (!vertex || !d->retained || !d->owners_by_retained)
+	if (!d->owners_by_retained)
 		goto nomem;
 	vertex[0] = HC_DOM_VIRTUAL_ROOT;
 	for (uint32_t v = 0; v < c.nids; v++)
@@ -465,7 +470,7 @@ struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_domin
 			vertex[c.pre[v]] = v;
 	retained_sizes(&c, idom_pre, vertex, d);
 	ctx_free(&c, idom_pre, nv * sizeof(uint32_t));
-	ctx_free(&c, vertex, c.n * sizeof(uint32_t));
+	ctx_free(&c, vertex, nv * sizeof(uint32_t));
 
 	for (uint32_t o = 0; o < c.nowners; o++)
 		d->owners_by_retained[o] = o;
