@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "large_alloc.h"
 #include "rss_sampler.h"
 
 const char *hc_phase_name(enum hc_phase p)
@@ -153,6 +154,8 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	} else if (!err) {
 		err = run_phase(a, opts, &rss, HC_PHASE_TYPES);
 	}
+	/* the scratch arrays kept for reuse between phases go before the report */
+	hc_large_cache_drain();
 	hc_rss_sampler_stop(&rss);
 	if (err) {
 		hc_analysis_destroy(a);

@@ -143,14 +143,14 @@ struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **
 		if ((err = visit_row(c, g->out, begin, end, x, queue, &tail)))
 			goto fail;
 	}
-	free(queue);
+	hc_free_large(queue, (size_t)g->nnodes * sizeof(uint32_t));
 	*out = c;
 	return NULL;
 
 nomem:
 	err = hc_error_create(HC_ERR_NOMEM, "chains: out of memory for %u nodes", g->nnodes);
 fail:
-	free(queue);
+	hc_free_large(queue, (size_t)g->nnodes * sizeof(uint32_t));
 	hc_chains_destroy(c);
 	return err;
 }

@@ -111,7 +111,7 @@ static void *ctx_alloc(struct dom_ctx *c, uint64_t count, size_t elem)
 static void ctx_free(struct dom_ctx *c, void *p, uint64_t bytes)
 {
 	if (p) {
-		free(p);
+		hc_free_large(p, bytes);
 		c->bytes -= bytes;
 	}
 }

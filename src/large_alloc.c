@@ -1,6 +1,7 @@
 /* Large arrays, populated up front (see large_alloc.h). */
 #include "large_alloc.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -23,11 +24,79 @@ void hc_populate(void *p, size_t bytes)
 		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
+/* blocks kept by hc_free_large: few, and only big ones, so that holding them costs little */
+#define CACHE_SLOTS 4
+#define CACHE_MIN (8u << 20)
+
+static struct {
+	pthread_mutex_t lock;
+	void *p[CACHE_SLOTS];
+	size_t bytes[CACHE_SLOTS];
+} cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The kept block that fits bytes best (no more than twice as big), taken out of the cache; NULL if none. */
+static void *cache_take(size_t bytes)
+{
+	void *p = NULL;
+	pthread_mutex_lock(&cache.lock);
+	int best = -1;
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache.p[i] && cache.bytes[i] >= bytes && cache.bytes[i] / 2 <= bytes &&
+		    (best < 0 || cache.bytes[i] < cache.bytes[best]))
+			best = i;
+	if (best >= 0) {
+		p = cache.p[best];
+		cache.p[best] = NULL;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	return p;
+}
+
 void *hc_alloc_large(size_t bytes)
 {
-	void *p = malloc(bytes ? bytes : 1);
+	void *p = bytes >= CACHE_MIN ? cache_take(bytes) : NULL;
+	if (p)
+		return p;
+	p = malloc(bytes ? bytes : 1);
 	hc_populate(p, bytes);
 	return p;
+}
+
+void hc_free_large(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	if (bytes >= CACHE_MIN) {
+		pthread_mutex_lock(&cache.lock);
+		/* an empty slot, else the smallest kept block if this one is bigger */
+		int slot = 0;
+		for (int i = 0; i < CACHE_SLOTS; i++) {
+			if (!cache.p[i]) {
+				slot = i;
+				break;
+			}
+			if (cache.bytes[i] < cache.bytes[slot])
+				slot = i;
+		}
+		if (!cache.p[slot] || cache.bytes[slot] < bytes) {
+			void *old = cache.p[slot];
+			cache.p[slot] = p;
+			cache.bytes[slot] = bytes;
+			p = old;
+		}
+		pthread_mutex_unlock(&cache.lock);
+	}
+	free(p);
+}
+
+void hc_large_cache_drain(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		free(cache.p[i]);
+		cache.p[i] = NULL;
+	}
+	pthread_mutex_unlock(&cache.lock);
 }
 
 void *hc_calloc_large(size_t n, size_t size)

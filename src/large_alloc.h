@@ -16,8 +16,19 @@
 /* Populates the whole pages of [p, p + bytes) for writing; a no-op where the kernel cannot (or for small ranges). */
 void hc_populate(void *p, size_t bytes);
 
-/* malloc(bytes), populated when it is large. */
+/*
+ * malloc(bytes), populated when it is large; or a block of between bytes
+ * and twice that given back by hc_free_large, whose pages are in already.
+ */
 void *hc_alloc_large(size_t bytes);
+/*
+ * Frees a block from hc_alloc_large (bytes: what was asked for), or keeps
+ * a few big ones for the next phase's hc_alloc_large: one phase's scratch
+ * arrays become the next one's without a page fault per 4 KiB. Thread-safe.
+ */
+void hc_free_large(void *p, size_t bytes);
+/* Frees the blocks kept (the end of an analysis). */
+void hc_large_cache_drain(void);
 /* calloc(n, size), populated when it is large. */
 void *hc_calloc_large(size_t n, size_t size);
 

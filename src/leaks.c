@@ -271,7 +271,7 @@ struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **o
 	err = clusters(g, l, lk, nl, queue);
 done:
 	free(lk);
-	free(queue);
+	hc_free_large(queue, cnt * sizeof(*queue));
 	if (err) {
 		hc_leaks_destroy(l);
 		return err;
