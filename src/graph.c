@@ -884,8 +884,10 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		if (!g->word0_module) {
 			err = &hc_error_nomem;
 		} else {
-			memcpy(g->word0_module, sc[0].word0, sc[0].nword0 * sizeof(uint32_t));
-			memcpy(g->word0_module + sc[0].nword0, sc[1].word0, sc[1].nword0 * sizeof(uint32_t));
+			if (sc[0].nword0)
+				memcpy(g->word0_module, sc[0].word0, sc[0].nword0 * sizeof(uint32_t));
+			if (sc[1].nword0)
+				memcpy(g->word0_module + sc[0].nword0, sc[1].word0, sc[1].nword0 * sizeof(uint32_t));
 		}
 	}
 	free(sc[0].word0);
