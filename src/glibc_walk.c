@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "large_alloc.h"
+#include "sorted_search.h"
 
 #define SIZE_SZ 8
 #define MINSIZE 0x20
@@ -165,15 +166,7 @@ static int compare_marks(const void *a, const void *b)
 /* Index of the first mark with addr >= a. */
 static uint32_t mark_lower_bound(const struct walk *w, uint64_t a)
 {
-	uint32_t lo = 0, hi = w->nmarks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (w->marks[mid].addr < a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return hc_lower_bound_u64(w->marks, w->nmarks, sizeof(*w->marks), offsetof(struct mark, addr), a);
 }
 
 static uint64_t ms_field(const uint8_t *ms, int32_t off)
@@ -964,28 +957,18 @@ uint32_t hc_glibc_chunk_arena(const struct hc_glibc_heap *h, uint32_t i)
 	if (h->chunk_state[i] == HC_CHUNK_MMAPPED)
 		return HC_NO_ARENA;
 	uint64_t addr = h->chunk_addr[i];
-	uint32_t lo = 0, hi = h->nextents;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (h->extents[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* the last extent starting at or below addr */
+	uint32_t lo = addr == UINT64_MAX ? h->nextents
+					 : hc_lower_bound_u64(h->extents, h->nextents, sizeof(*h->extents),
+							      offsetof(struct hc_glibc_arena_extent, start), addr + 1);
 	return lo && addr < h->extents[lo - 1].end ? h->extents[lo - 1].arena : HC_NO_ARENA;
 }
 
 uint64_t hc_glibc_big_chunk_size(const struct hc_glibc_heap *h, uint32_t i)
 {
 	uint64_t addr = h->chunk_addr[i];
-	uint32_t lo = 0, hi = h->nbig_chunks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (h->big_chunks[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = hc_lower_bound_u64(h->big_chunks, h->nbig_chunks, sizeof(*h->big_chunks),
+					 offsetof(struct hc_glibc_big_chunk, addr), addr);
 	return lo < h->nbig_chunks && h->big_chunks[lo].addr == addr ? h->big_chunks[lo].size : 0;
 }
 

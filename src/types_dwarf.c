@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sorted_search.h"
 #include "types_internal.h"
 
 /* Pointer members looked at per layout: the first ones of a huge struct or array are the ones that matter. */
@@ -144,14 +145,8 @@ static void ensure_pointers(struct hc_types_build *b, uint32_t li, struct hc_typ
 /* The first pointer member of layout l at byte offset `at`, or NULL. */
 static const struct hc_layout_ptr *member_at(const struct hc_types_priv *p, const struct hc_type_layout *l, uint64_t at)
 {
-	uint32_t lo = l->first_ptr, hi = l->first_ptr + l->nptrs;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (p->ptrs[mid].offset < at)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = l->first_ptr + hc_lower_bound_u64(p->ptrs + l->first_ptr, l->nptrs, sizeof(*p->ptrs),
+							 offsetof(struct hc_layout_ptr, offset), at);
 	return lo < l->first_ptr + l->nptrs && p->ptrs[lo].offset == at ? &p->ptrs[lo] : NULL;
 }
 
