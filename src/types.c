@@ -21,6 +21,7 @@ const char *hc_type_source_name(enum hc_type_source s)
 	case HC_TYPE_SOURCE_VTABLE: return "vtable";
 	case HC_TYPE_SOURCE_DWARF: return "dwarf";
 	case HC_TYPE_SOURCE_SIGNATURE: return "signature";
+	case HC_TYPE_SOURCE_ALLOCATOR: return "allocator";
 	}
 	return "?";
 }
@@ -345,6 +346,28 @@ static bool finish(struct hc_types_build *b)
 	return true;
 }
 
+/*
+ * The allocations glibc makes for itself and the walk found: each thread's
+ * tcache_perthread_struct, which otherwise reads as a signature of small
+ * integers held by the thread's TLS.
+ */
+static void allocator_types(struct hc_types_build *b)
+{
+	const struct hc_graph *g = b->g;
+	const struct hc_glibc_heap *h = g->heap;
+	for (uint32_t k = 0; h && k < h->ntcaches && !b->nomem; k++) {
+		uint64_t u = h->tcaches[k].address;
+		uint32_t n = hc_types_node_at(g, u);
+		if (n == HC_TYPE_NONE || hc_graph_node_addr(g, n) != u || b->ty->node_type[n] != HC_TYPE_NONE)
+			continue;
+		uint32_t id = hc_types_type(b, HC_TYPE_SOURCE_ALLOCATOR, "glibc tcache_perthread_struct");
+		if (id == HC_TYPE_NONE)
+			b->nomem = true;
+		else
+			b->ty->node_type[n] = id;
+	}
+}
+
 /* Below this many nodes a second thread costs more than it saves. */
 #define MIN_NODES_PER_THREAD (1u << 18)
 
@@ -411,6 +434,8 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 	hc_types_str(&b, "");
 	if (!b.nomem)
 		hc_types_vtables(&b);
+	if (!b.nomem)
+		allocator_types(&b);
 	if (!b.nomem)
 		hc_types_dwarf(&b);
 	if (!b.nomem)

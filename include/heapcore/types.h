@@ -11,6 +11,8 @@
  *              or holding one in a member, points at the node's start, and
  *              from each typed node its pointer members type the nodes they
  *              point at, breadth-first (types_dwarf.c).
+ *   ALLOCATOR  glibc's own allocations, which the walk knows: each
+ *              thread's tcache ("glibc tcache_perthread_struct").
  *   SIGNATURE  anything else, grouped by a shape signature: size and what
  *              the first words hold (types_signature.c).
  *
@@ -32,6 +34,7 @@ enum hc_type_source {
 	HC_TYPE_SOURCE_VTABLE = 1,
 	HC_TYPE_SOURCE_DWARF = 2,
 	HC_TYPE_SOURCE_SIGNATURE = 3,
+	HC_TYPE_SOURCE_ALLOCATOR = 4,  /* the allocator's own bookkeeping: glibc's per-thread tcache */
 };
 
 const char *hc_type_source_name(enum hc_type_source s);

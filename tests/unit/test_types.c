@@ -473,6 +473,12 @@ static void test_types_on_the_built_graph(void)
 	uint32_t a = hc_graph_node_at(g, key("types_prog", "set_a"));
 	CU_ASSERT_FATAL(a != UINT32_MAX);
 	ASSERT_STR(ty->types[ty->node_type[a]].name, "sig 24:pim");
+	/* glibc's own tcache is named for what it is, not by its shape */
+	CU_ASSERT_FATAL(x.h->ntcaches >= 1);
+	uint32_t tc = hc_graph_node_at(g, x.h->tcaches[0].address);
+	CU_ASSERT_FATAL(tc != UINT32_MAX);
+	ASSERT_STR(ty->types[ty->node_type[tc]].name, "glibc tcache_perthread_struct");
+	CU_ASSERT_EQUAL(ty->types[ty->node_type[tc]].source, HC_TYPE_SOURCE_ALLOCATOR);
 	hc_types_destroy(ty);
 	hc_graph_destroy(g);
 	close_typed(&x);
