@@ -60,6 +60,8 @@ struct walk {
 	/* chunks arrive in sorted runs (one per heap, one for the mmapped scan): where each begins */
 	uint32_t *run_start;
 	uint32_t nruns;
+	/* populates the chunk table's next window while the walk fills this one (NULL: inline) */
+	struct hc_populator *populator;
 	bool oom;
 };
 
@@ -271,6 +273,19 @@ static void collect_fastbins(struct walk *w, uint64_t arena, const uint8_t *ms)
 	}
 }
 
+/* Populates the chunk table's entries [first, first + POPULATE_AHEAD), as far as its capacity goes. */
+static void populate_window(struct walk *w, uint32_t first, struct hc_populator *p)
+{
+	struct hc_glibc_heap *h = w->h;
+	if (first >= w->chunks_cap)
+		return;
+	uint32_t n = w->chunks_cap - first < POPULATE_AHEAD ? w->chunks_cap - first : POPULATE_AHEAD;
+	hc_populator_request(p, h->chunk_addr + first, (size_t)n * 8);
+	hc_populator_request(p, h->chunk_size32 + first, (size_t)n * 4);
+	hc_populator_request(p, h->chunk_state + first, n);
+	hc_populator_request(p, w->chunk_kind + first, n);
+}
+
 static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t state, uint8_t kind)
 {
 	struct hc_glibc_heap *h = w->h;
@@ -286,6 +301,8 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 		 */
 		uint32_t cap = w->chunks_cap ? (w->chunks_cap > UINT32_MAX / 2 ? UINT32_MAX : w->chunks_cap * 2)
 					     : w->chunks_hint;
+		/* the arrays may move: nothing may still be populating them */
+		hc_populator_wait(w->populator);
 		uint64_t *a = realloc(h->chunk_addr, (size_t)cap * 8);
 		if (a)
 			h->chunk_addr = a;
@@ -304,13 +321,15 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 		}
 		w->chunks_cap = cap;
 	}
-	/* the table's pages a stretch ahead at once, not a fault each (large_alloc.h) */
+	/*
+	 * The table's pages a window at a time, not a fault each, and the next
+	 * window by the other CPU while this one fills (large_alloc.h): on a VM
+	 * clearing fresh pages costs the walk as much as reading the heap.
+	 */
 	if (!(h->nchunks % POPULATE_AHEAD)) {
-		uint32_t n = w->chunks_cap - h->nchunks < POPULATE_AHEAD ? w->chunks_cap - h->nchunks : POPULATE_AHEAD;
-		hc_populate(h->chunk_addr + h->nchunks, (size_t)n * 8);
-		hc_populate(h->chunk_size32 + h->nchunks, (size_t)n * 4);
-		hc_populate(h->chunk_state + h->nchunks, n);
-		hc_populate(w->chunk_kind + h->nchunks, n);
+		if (!h->nchunks)
+			populate_window(w, 0, NULL);
+		populate_window(w, h->nchunks + POPULATE_AHEAD, w->populator);
 	}
 	if (size >= HC_CHUNK_SIZE_BIG) {
 		if ((h->nbig_chunks & (h->nbig_chunks + 1)) == 0 || !h->big_chunks) {
@@ -1115,9 +1134,13 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	struct walk w = { .t = t, .h = h, .L = h->location.layout };
 	w.max_list = core_bytes(t) / MINSIZE + 1;
 	w.chunks_hint = w.max_list < 4096 ? 4096 : w.max_list > (1u << 28) ? (1u << 28) : (uint32_t)w.max_list;
+	w.populator = hc_populator_start();
 	err = walk_arenas(&w);
-	if (!err) {
+	if (!err)
 		find_mmapped_chunks(&w);
+	hc_populator_stop(w.populator);
+	w.populator = NULL;
+	if (!err) {
 		sort_chunks(&w);
 		index_extents(&w);
 		uint64_t fill = 0;

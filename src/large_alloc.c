@@ -2,9 +2,11 @@
 #include "large_alloc.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -106,4 +108,104 @@ void *hc_calloc_large(size_t n, size_t size)
 	if (p && n && size <= SIZE_MAX / n)
 		hc_populate(p, n * size);
 	return p;
+}
+
+#define POPULATOR_QUEUE 16
+
+struct hc_populator {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	void *ptr[POPULATOR_QUEUE];
+	size_t bytes[POPULATOR_QUEUE];
+	unsigned head, count;
+	bool busy, stop;
+};
+
+static void *populator_run(void *arg)
+{
+	struct hc_populator *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->count && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (!p->count)
+			break;
+		void *ptr = p->ptr[p->head];
+		size_t bytes = p->bytes[p->head];
+		p->head = (p->head + 1) % POPULATOR_QUEUE;
+		p->count--;
+		p->busy = true;
+		pthread_mutex_unlock(&p->lock);
+		hc_populate(ptr, bytes);
+		pthread_mutex_lock(&p->lock);
+		p->busy = false;
+		if (!p->count)
+			pthread_cond_broadcast(&p->idle);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct hc_populator *hc_populator_start(void)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return NULL;
+	struct hc_populator *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	if (pthread_create(&p->thread, NULL, populator_run, p)) {
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->idle);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes)
+{
+	if (p) {
+		pthread_mutex_lock(&p->lock);
+		if (p->count < POPULATOR_QUEUE) {
+			unsigned tail = (p->head + p->count) % POPULATOR_QUEUE;
+			p->ptr[tail] = ptr;
+			p->bytes[tail] = bytes;
+			p->count++;
+			pthread_cond_signal(&p->work);
+			pthread_mutex_unlock(&p->lock);
+			return;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	hc_populate(ptr, bytes);
+}
+
+void hc_populator_wait(struct hc_populator *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	while (p->count || p->busy)
+		pthread_cond_wait(&p->idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void hc_populator_stop(struct hc_populator *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->idle);
+	free(p);
 }

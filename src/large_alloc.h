@@ -32,4 +32,17 @@ void hc_large_cache_drain(void);
 /* calloc(n, size), populated when it is large. */
 void *hc_calloc_large(size_t n, size_t size);
 
+/*
+ * A thread that populates ranges a pass will write soon, so that a
+ * single-threaded pass (the allocator walk) does not clear its own pages:
+ * the idle CPU does. Requests are queued; with no thread (one CPU, or
+ * pthread_create failing) or a full queue they run at once, in the caller.
+ */
+struct hc_populator;
+struct hc_populator *hc_populator_start(void);
+void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes);
+/* Waits until every request so far is done (before the ranges may move or go). */
+void hc_populator_wait(struct hc_populator *p);
+void hc_populator_stop(struct hc_populator *p);
+
 #endif
