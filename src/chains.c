@@ -43,7 +43,7 @@ void hc_chains_destroy(struct hc_chains *c)
 {
 	if (!c)
 		return;
-	free(c->parent);
+	hc_free_large(c->parent, 0);
 	free(c);
 }
 

@@ -400,9 +400,9 @@ void hc_dominators_destroy(struct hc_dominators *d)
 {
 	if (!d)
 		return;
-	free(d->idom);
-	free(d->retained);
-	free(d->owners_by_retained);
+	hc_free_large(d->idom, 0);
+	hc_free_large(d->retained, 0);
+	hc_free_large(d->owners_by_retained, 0);
 	free(d);
 }
 
@@ -482,11 +482,11 @@ struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_domin
 nomem:
 	err = nomem(c.nids);
 fail:
-	free(c.vertex);
-	free(c.link);
-	free(c.semi);
-	free(idom_pre);
-	free(vertex);
+	hc_free_large(c.vertex, 0);
+	hc_free_large(c.link, 0);
+	hc_free_large(c.semi, 0);
+	hc_free_large(idom_pre, 0);
+	hc_free_large(vertex, 0);
 	hc_dominators_destroy(d);
 	return err;
 }

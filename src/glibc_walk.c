@@ -62,6 +62,7 @@ struct walk {
 	uint32_t nruns;
 	/* populates the chunk table's next window while the walk fills this one (NULL: inline) */
 	struct hc_populator *populator;
+	uint32_t pool_bytes_per_chunk; /* and the pool that far ahead (hc_glibc_walk_options) */
 	bool oom;
 };
 
@@ -330,6 +331,9 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 		if (!h->nchunks)
 			populate_window(w, 0, NULL);
 		populate_window(w, h->nchunks + POPULATE_AHEAD, w->populator);
+		if (w->pool_bytes_per_chunk)
+			hc_pool_populate(w->populator,
+					 ((size_t)h->nchunks + 2 * POPULATE_AHEAD) * w->pool_bytes_per_chunk);
 	}
 	if (size >= HC_CHUNK_SIZE_BIG) {
 		if ((h->nbig_chunks & (h->nbig_chunks + 1)) == 0 || !h->big_chunks) {
@@ -380,6 +384,7 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 	hc_target_span(w->t, first, end - first, &span);
 	/* chunks come in address order, so the free-list marks are met in order too */
 	uint32_t m = mark_lower_bound(w, first);
+	struct hc_release_cursor release = { w->t, 0 };
 	while (p < end && !w->oom) {
 		uint64_t size;
 		if (p == top) {
@@ -453,6 +458,9 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 		}
 		push_chunk(w, p, sz, state, kind);
 		p += sz;
+		/* the core's pages behind the walk go (hc_target_release_range): it reads each once */
+		if (!(w->h->nchunks & 0xffff))
+			hc_release_cursor_advance(&release, p);
 	}
 	if (top && p != top && p <= end)
 		corruption(w, top, "walk ended at 0x%llx without reaching the top chunk",
@@ -1134,11 +1142,15 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	struct walk w = { .t = t, .h = h, .L = h->location.layout };
 	w.max_list = core_bytes(t) / MINSIZE + 1;
 	w.chunks_hint = w.max_list < 4096 ? 4096 : w.max_list > (1u << 28) ? (1u << 28) : (uint32_t)w.max_list;
-	w.populator = hc_populator_start();
+	bool own_populator = !opts || !opts->populator;
+	w.populator = own_populator ? hc_populator_start() : opts->populator;
+	w.pool_bytes_per_chunk = opts ? opts->pool_bytes_per_chunk : 0;
 	err = walk_arenas(&w);
 	if (!err)
 		find_mmapped_chunks(&w);
-	hc_populator_stop(w.populator);
+	/* a shared populator goes on with what is queued: the chunk table no longer moves */
+	if (own_populator)
+		hc_populator_stop(w.populator);
 	w.populator = NULL;
 	if (!err) {
 		sort_chunks(&w);

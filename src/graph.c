@@ -970,15 +970,15 @@ void hc_graph_destroy(struct hc_graph *g)
 {
 	if (!g)
 		return;
-	free(g->chunk);
-	free(g->out_start);
+	hc_free_large(g->chunk, 0);
+	hc_free_large(g->out_start, 0);
 	free(g->out);
 	free(g->out_flags);
 	free(g->out_slot);
 	free(g->word0_module);
-	free(g->in_start);
-	free(g->in);
-	free(g->in_flags);
+	hc_free_large(g->in_start, 0);
+	hc_free_large(g->in, 0);
+	hc_free_large(g->in_flags, 0);
 	free(g->roots);
 	for (uint32_t i = 0; i < g->nowners; i++)
 		free(g->owners[i].name);
@@ -986,7 +986,7 @@ void hc_graph_destroy(struct hc_graph *g)
 	free(g->owner_out_start);
 	free(g->owner_out);
 	free(g->owner_out_flags);
-	free(g->root_kinds);
+	hc_free_large(g->root_kinds, 0);
 	hc_graph_index_destroy(g->index);
 	free(g);
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -29,12 +31,98 @@ void hc_populate(void *p, size_t bytes)
 /* blocks kept by hc_free_large: few, and only big ones, so that holding them costs little */
 #define CACHE_SLOTS 4
 #define CACHE_MIN (8u << 20)
+/* smaller blocks come from malloc: a pool block takes whole pages */
+#define POOL_MIN 4096
+/* big blocks are made in whole MiB, so that arrays of nearly one size (n and n + owners) share blocks */
+#define ROUND (1u << 20)
+
+static size_t rounded(size_t bytes)
+{
+	return bytes >= CACHE_MIN && bytes <= SIZE_MAX - ROUND ? (bytes + ROUND - 1) & ~(size_t)(ROUND - 1) : bytes;
+}
 
 static struct {
 	pthread_mutex_t lock;
 	void *p[CACHE_SLOTS];
 	size_t bytes[CACHE_SLOTS];
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * The pool: one mapping, populated ahead by a populator while a
+ * single-threaded pass runs, that big arrays are carved from in order.
+ * Nothing is given back to it until it goes as a whole (hc_pool_end).
+ */
+static struct {
+	pthread_mutex_t lock;
+	bool taken;
+	uint8_t *base;
+	size_t size, used, populated;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool in_pool(const void *p)
+{
+	uintptr_t b = (uintptr_t)pool.base;
+	return b && (uintptr_t)p >= b && (uintptr_t)p < b + pool.size;
+}
+
+bool hc_pool_owns(const void *p)
+{
+	return in_pool(p);
+}
+
+/* The next bytes of the pool, or NULL when it has no room (or there is none). */
+static void *pool_take(size_t bytes)
+{
+	void *p = NULL;
+	pthread_mutex_lock(&pool.lock);
+	size_t need = (bytes + 4095) & ~(size_t)4095;
+	if (pool.base && need >= bytes && pool.size - pool.used >= need) {
+		p = pool.base + pool.used;
+		pool.used += need;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return p;
+}
+
+bool hc_pool_begin(size_t bytes)
+{
+	pthread_mutex_lock(&pool.lock);
+	bool ok = false;
+	if (!pool.taken && bytes) {
+		void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			pool.base = m;
+			pool.size = bytes;
+			pool.used = pool.populated = 0;
+			pool.taken = ok = true;
+		}
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return ok;
+}
+
+void hc_pool_populate(struct hc_populator *p, size_t upto)
+{
+	pthread_mutex_lock(&pool.lock);
+	size_t from = pool.populated, to = upto < pool.size ? upto : pool.size;
+	if (pool.base && to > from)
+		pool.populated = to;
+	pthread_mutex_unlock(&pool.lock);
+	if (pool.base && to > from && p)
+		hc_populator_request(p, pool.base + from, to - from);
+}
+
+void hc_pool_end(void)
+{
+	hc_large_cache_drain();
+	pthread_mutex_lock(&pool.lock);
+	if (pool.base)
+		munmap(pool.base, pool.size);
+	pool.base = NULL;
+	pool.size = pool.used = pool.populated = 0;
+	pool.taken = false;
+	pthread_mutex_unlock(&pool.lock);
+}
 
 /* The kept block that fits bytes best (no more than twice as big), taken out of the cache; NULL if none. */
 static void *cache_take(size_t bytes)
@@ -56,7 +144,10 @@ static void *cache_take(size_t bytes)
 
 void *hc_alloc_large(size_t bytes)
 {
+	bytes = rounded(bytes);
 	void *p = bytes >= CACHE_MIN ? cache_take(bytes) : NULL;
+	if (!p && bytes >= POOL_MIN)
+		p = pool_take(bytes);
 	if (p)
 		return p;
 	p = malloc(bytes ? bytes : 1);
@@ -64,10 +155,27 @@ void *hc_alloc_large(size_t bytes)
 	return p;
 }
 
+void *hc_calloc_large(size_t n, size_t size)
+{
+	if (n && size > SIZE_MAX / n)
+		return NULL;
+	size_t bytes = n * size;
+	/* the pool's pages are fresh: zero, whether populated yet or not */
+	void *p = bytes >= POOL_MIN ? pool_take(rounded(bytes)) : NULL;
+	if (p)
+		return p;
+	p = calloc(n ? n : 1, size ? size : 1);
+	/* calloc of a fresh mapping skips its memset: the pages are still untouched */
+	if (p)
+		hc_populate(p, bytes);
+	return p;
+}
+
 void hc_free_large(void *p, size_t bytes)
 {
 	if (!p)
 		return;
+	bytes = rounded(bytes);
 	if (bytes >= CACHE_MIN) {
 		pthread_mutex_lock(&cache.lock);
 		/* an empty slot, else the smallest kept block if this one is bigger */
@@ -88,26 +196,20 @@ void hc_free_large(void *p, size_t bytes)
 		}
 		pthread_mutex_unlock(&cache.lock);
 	}
-	free(p);
+	/* the pool's blocks go with the pool */
+	if (p && !in_pool(p))
+		free(p);
 }
 
 void hc_large_cache_drain(void)
 {
 	pthread_mutex_lock(&cache.lock);
 	for (int i = 0; i < CACHE_SLOTS; i++) {
-		free(cache.p[i]);
+		if (cache.p[i] && !in_pool(cache.p[i]))
+			free(cache.p[i]);
 		cache.p[i] = NULL;
 	}
 	pthread_mutex_unlock(&cache.lock);
-}
-
-void *hc_calloc_large(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	/* calloc of a fresh mapping skips its memset: the pages are still untouched */
-	if (p && n && size <= SIZE_MAX / n)
-		hc_populate(p, n * size);
-	return p;
 }
 
 #define POPULATOR_QUEUE 16
@@ -122,27 +224,40 @@ struct hc_populator {
 	bool busy, stop;
 };
 
+/* a request is done in steps of this many bytes, so that stopping never waits for a big one */
+#define POPULATOR_STEP (16u << 20)
+
 static void *populator_run(void *arg)
 {
 	struct hc_populator *p = arg;
+	/* idle time only: the passes running beside it come first */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->count && !p->stop)
 			pthread_cond_wait(&p->work, &p->lock);
-		if (!p->count)
+		if (p->stop)
 			break;
-		void *ptr = p->ptr[p->head];
+		uint8_t *ptr = p->ptr[p->head];
 		size_t bytes = p->bytes[p->head];
 		p->head = (p->head + 1) % POPULATOR_QUEUE;
 		p->count--;
 		p->busy = true;
 		pthread_mutex_unlock(&p->lock);
-		hc_populate(ptr, bytes);
+		for (size_t done = 0; done < bytes && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED);) {
+			size_t n = bytes - done < POPULATOR_STEP ? bytes - done : POPULATOR_STEP;
+			hc_populate(ptr + done, n);
+			done += n;
+		}
 		pthread_mutex_lock(&p->lock);
 		p->busy = false;
 		if (!p->count)
 			pthread_cond_broadcast(&p->idle);
 	}
+	/* pending requests are dropped: their pages fault in when written, as without a populator */
+	p->count = 0;
+	p->busy = false;
+	pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
@@ -171,6 +286,15 @@ void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes)
 {
 	if (p) {
 		pthread_mutex_lock(&p->lock);
+		/* a range right after the last one queued (the pool's, growing) joins it */
+		if (p->count) {
+			unsigned last = (p->head + p->count - 1) % POPULATOR_QUEUE;
+			if ((uint8_t *)p->ptr[last] + p->bytes[last] == (uint8_t *)ptr) {
+				p->bytes[last] += bytes;
+				pthread_mutex_unlock(&p->lock);
+				return;
+			}
+		}
 		if (p->count < POPULATOR_QUEUE) {
 			unsigned tail = (p->head + p->count) % POPULATOR_QUEUE;
 			p->ptr[tail] = ptr;
@@ -200,7 +324,7 @@ void hc_populator_stop(struct hc_populator *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->stop = true;
+	__atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);

@@ -11,7 +11,10 @@
 #ifndef HEAPCORE_LARGE_ALLOC_H
 #define HEAPCORE_LARGE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct hc_populator;
 
 /* Populates the whole pages of [p, p + bytes) for writing; a no-op where the kernel cannot (or for small ranges). */
 void hc_populate(void *p, size_t bytes);
@@ -29,6 +32,23 @@ void *hc_alloc_large(size_t bytes);
 void hc_free_large(void *p, size_t bytes);
 /* Frees the blocks kept (the end of an analysis). */
 void hc_large_cache_drain(void);
+
+/*
+ * A pool for the big arrays of one analysis: `bytes` of address space,
+ * populated ahead (hc_pool_populate) by a populator while the allocator
+ * walk keeps the other CPU busy, so that the phases after it find their
+ * arrays' pages in already. hc_alloc_large and hc_calloc_large carve from
+ * it while it has room; hc_free_large leaves its blocks alone; it goes as a
+ * whole at hc_pool_end, after everything carved from it. One per process:
+ * false if another is active (its allocations then come from malloc).
+ * Arrays from hc_alloc_large must be freed with hc_free_large.
+ */
+bool hc_pool_begin(size_t bytes);
+/* Has p populate the pool up to `upto` bytes from its start (what is not yet). */
+void hc_pool_populate(struct hc_populator *p, size_t upto);
+void hc_pool_end(void);
+/* Whether p was carved from the pool. */
+bool hc_pool_owns(const void *p);
 /* calloc(n, size), populated when it is large. */
 void *hc_calloc_large(size_t n, size_t size);
 
@@ -38,11 +58,11 @@ void *hc_calloc_large(size_t n, size_t size);
  * the idle CPU does. Requests are queued; with no thread (one CPU, or
  * pthread_create failing) or a full queue they run at once, in the caller.
  */
-struct hc_populator;
 struct hc_populator *hc_populator_start(void);
 void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes);
 /* Waits until every request so far is done (before the ranges may move or go). */
 void hc_populator_wait(struct hc_populator *p);
+/* Ends the thread, dropping what it has not done yet (those pages fault in when first written). */
 void hc_populator_stop(struct hc_populator *p);
 
 #endif

@@ -284,9 +284,9 @@ void hc_leaks_destroy(struct hc_leaks *l)
 {
 	if (!l)
 		return;
-	free(l->cls);
-	free(l->reached_by);
-	free(l->cluster);
+	hc_free_large(l->cls, 0);
+	hc_free_large(l->reached_by, 0);
+	hc_free_large(l->cluster, 0);
 	free(l->clusters);
 	free(l);
 }

@@ -469,8 +469,8 @@ void hc_types_destroy(struct hc_types *t)
 		free(p);
 	}
 	free(t->types);
-	free(t->node_type);
-	free(t->node_via);
+	hc_free_large(t->node_type, 0);
+	hc_free_large(t->node_via, 0);
 	free(t->layouts);
 	free(t->strings);
 	free(t);

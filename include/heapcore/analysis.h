@@ -27,9 +27,17 @@ enum hc_phase {
 
 const char *hc_phase_name(enum hc_phase p);
 
+/* Whether the big arrays come from a pool populated during the walk (src/large_alloc.h). */
+enum hc_pool_use {
+	HC_POOL_AUTO = 0,          /* for cores of 64 MiB and more, given two CPUs */
+	HC_POOL_ALWAYS = 1,        /* whatever the core's size (tests) */
+	HC_POOL_NEVER = 2,
+};
+
 struct hc_analysis_options {
 	struct hc_glibc_walk_options walk;
 	struct hc_graph_options graph;
+	enum hc_pool_use pool;
 	/* called when a phase starts (done = 0) and ends (done = 1) */
 	void (*phase)(enum hc_phase p, int done, void *arg);
 	void *phase_arg;
@@ -48,6 +56,7 @@ struct hc_analysis {
 	double seconds[HC_PHASE_COUNT];
 	/* the process's peak resident bytes during each phase (sampled, rss_sampler.h); 0 if unknown */
 	uint64_t peak_bytes[HC_PHASE_COUNT];
+	bool pool;                       /* the big arrays come from the process's pool (src/large_alloc.h) */
 };
 
 struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,

@@ -185,8 +185,17 @@ struct hc_glibc_heap {
 	uint32_t corruptions_dropped;
 };
 
+struct hc_populator;
+
 struct hc_glibc_walk_options {
 	enum hc_arena_method method;
+	/*
+	 * Optional (an analysis sets them; src/large_alloc.h): a populator to
+	 * use instead of the walk's own, and how many bytes of the big-array
+	 * pool it should populate per chunk found, a window ahead of the walk.
+	 */
+	struct hc_populator *populator;
+	uint32_t pool_bytes_per_chunk;
 };
 
 /* Walks every arena; heap damage is recorded in corruptions (and t->warnings), not returned. */
