@@ -5,6 +5,7 @@
  * bits of each node; the ranks, a running count of start bits.
  */
 #include "graph_index.h"
+#include "large_alloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ void hc_graph_index_destroy(struct hc_graph_index *ix)
 		return;
 	free(ix->top);
 	free(ix->supers);
-	free(ix->blocks);
+	hc_free_large(ix->blocks, 0);
 	free(ix);
 }
 
@@ -162,7 +163,7 @@ struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthread
 	struct hc_error *err = superblocks(ix, g, n);
 	if (err)
 		return err;
-	ix->blocks = calloc(ix->nblocks ? ix->nblocks : 1, sizeof(*ix->blocks));
+	ix->blocks = hc_calloc_large(ix->nblocks ? ix->nblocks : 1, sizeof(*ix->blocks));
 	if (!ix->blocks)
 		return &hc_error_nomem;
 
