@@ -27,11 +27,11 @@ static double now(void)
 
 /*
  * The pool (large_alloc.h): what the phases after the walk allocate per
- * chunk, about (graph 18 + 5 per edge + its index, types 8, leaks 10,
+ * chunk, about (graph 22 + 5 per edge + its index, types 8, leaks 10,
  * dominators 20, less what one phase reuses of another's), and below what
  * core size it is not worth a thread.
  */
-#define POOL_BYTES_PER_CHUNK 60
+#define POOL_BYTES_PER_CHUNK 64
 #define POOL_MIN_CORE (64ull << 20)
 
 /* Below this many allocations types run after the other phases: a thread would cost more than it saves. */

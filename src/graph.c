@@ -341,7 +341,15 @@ static void flush(struct scanner *s)
 		for (; i < pd->end; i++) {
 			uint8_t interior;
 			uint32_t n = hc_index_resolve(s->cand_b[i], s->cand_v[i], &interior);
-			if (n == NONE || n == pd->src)
+			if (n == NONE)
+				continue;
+			/* a pointer into any node (its own included) is a "p" in the shape signature */
+			if (s->cand_w[i] < HC_SIG_WORDS) {
+				unsigned sh = 3u * s->cand_w[i];
+				uint32_t *code = &s->g->sig_code[pd->src];
+				*code = (*code & ~(7u << sh)) | (uint32_t)HC_WORD_POINTER << sh;
+			}
+			if (n == pd->src)
 				continue;
 			to[ne] = n;
 			fl[ne] = interior ? HC_EDGE_INTERIOR : 0;
@@ -376,11 +384,36 @@ static void pend(struct scanner *s, uint32_t src, bool last)
  * the node crosses them (a node lies in one mapping, but a core may hold
  * only part of it). Returns whether any word was queued.
  */
+/*
+ * The letters of node n's first words but HC_WORD_POINTER, which flush()
+ * sets once a word's lookup finds a node: a word in an index block is an
+ * integer or other until then.
+ */
+static void sig_letters(struct scanner *s, struct hc_span *span, uint32_t n, uint64_t a, uint64_t size)
+{
+	uint64_t words = size / 8 < HC_SIG_WORDS ? size / 8 : HC_SIG_WORDS;
+	uint32_t code = 0;
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t v;
+		unsigned letter = HC_WORD_UNREAD;
+		if (hc_span_u64(span, a + 8 * i, &v) ||
+		    (hc_target_span(s->t, a + 8 * i, UINT64_MAX, span), hc_span_u64(span, a + 8 * i, &v))) {
+			if (!hc_index_block_of(s->g->index, v) && hc_ranges_has(s->modules, v))
+				letter = HC_WORD_MODULE;
+			else
+				letter = v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
+		}
+		code |= (uint32_t)letter << (3 * i);
+	}
+	s->g->sig_code[n] = code;
+}
+
 static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 {
 	const struct hc_graph_index *ix = s->g->index;
 	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n), base = a;
 	bool queued = false;
+	sig_letters(s, span, n, a, end - a);
 	uint64_t v0;
 	if (a + 8 <= end && !hc_span_contains(span, a, 8))
 		hc_target_span(s->t, a, UINT64_MAX, span);
@@ -788,7 +821,8 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 {
 	uint32_t n = g->nnodes;
 	g->out_start = hc_calloc_large((size_t)n + 1, sizeof(*g->out_start));
-	if (!g->out_start)
+	g->sig_code = hc_alloc_large(((size_t)n + 1) * sizeof(*g->sig_code));
+	if (!g->out_start || !g->sig_code)
 		return &hc_error_nomem;
 	uint64_t node_bytes = 0;
 	for (uint32_t i = 0; i < n; i++)
@@ -972,6 +1006,7 @@ void hc_graph_destroy(struct hc_graph *g)
 		return;
 	hc_free_large(g->chunk, 0);
 	hc_free_large(g->out_start, 0);
+	hc_free_large(g->sig_code, 0);
 	free(g->out);
 	free(g->out_flags);
 	free(g->out_slot);

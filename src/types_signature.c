@@ -21,10 +21,16 @@
 
 #include "types_internal.h"
 
-#define SIG_WORDS 8
+#define SIG_WORDS HC_SIG_WORDS
 
-/* The letters, as their 3-bit codes in a signature's key. */
-enum { L_P = 1, L_M = 2, L_I = 3, L_X = 4, L_UNREAD = 5 };
+/* The letters, as their 3-bit codes in a signature's key: the graph's scan writes the same (graph.h). */
+enum {
+	L_P = HC_WORD_POINTER,
+	L_M = HC_WORD_MODULE,
+	L_I = HC_WORD_INTEGER,
+	L_X = HC_WORD_OTHER,
+	L_UNREAD = HC_WORD_UNREAD,
+};
 
 static const char letters[] = "?pmix?";
 
@@ -62,18 +68,24 @@ static void *sig_run(void *arg)
 	struct hc_span span = { 0 };
 	struct hc_release_cursor release = { b->t, 0 };
 	for (uint32_t n = pt->n0; n < pt->n1 && !pt->nomem; n++) {
-		if (!(n & 0xfff))
+		if (!g->sig_code && !(n & 0xfff))
 			hc_release_cursor_advance(&release, hc_graph_node_addr(g, n));
 		if (type[n] != HC_TYPE_NONE)
 			continue;
-		uint64_t size = hc_graph_node_size(g, n), a = hc_graph_node_addr(g, n);
+		uint64_t size = hc_graph_node_size(g, n);
 		uint64_t words = size / 8 < SIG_WORDS ? size / 8 : SIG_WORDS;
-		/* one span per run of dumped memory; a word past its end is not in the core */
-		hc_types_span(b->t, &span, a, words * 8);
 		uint64_t code = 0;
-		for (uint64_t i = 0; i < words; i++) {
-			uint64_t v;
-			code |= (uint64_t)(hc_span_u64(&span, a + 8 * i, &v) ? letter(b, v) : L_UNREAD) << (3 * i);
+		if (g->sig_code) {
+			/* the scan read them already */
+			code = g->sig_code[n];
+		} else {
+			/* one span per run of dumped memory; a word past its end is not in the core */
+			uint64_t a = hc_graph_node_addr(g, n);
+			hc_types_span(b->t, &span, a, words * 8);
+			for (uint64_t i = 0; i < words; i++) {
+				uint64_t v;
+				code |= (uint64_t)(hc_span_u64(&span, a + 8 * i, &v) ? letter(b, v) : L_UNREAD) << (3 * i);
+			}
 		}
 		uint64_t key = size < (1ull << 40) ? size << 24 | code : UINT64_MAX;
 		uint32_t id = key != UINT64_MAX ? hc_u64map_get(&pt->cache, key) : HC_MAP_NONE;

@@ -51,6 +51,16 @@ struct hc_owner {
  * words pointing into itself are no edge.
  */
 #define HC_EDGE_INTERIOR 1     /* points inside the allocation, not at its start */
+
+/* What a word of an allocation holds, for shape signatures (types_signature.c spells them). */
+enum hc_word_letter {
+	HC_WORD_POINTER = 1,   /* into some in-use allocation, at its start or inside */
+	HC_WORD_MODULE = 2,    /* into a module: code, a vtable, static data */
+	HC_WORD_INTEGER = 3,   /* below 2^32 (null included), or a negative 32-bit one */
+	HC_WORD_OTHER = 4,     /* text, floating point, a pointer elsewhere */
+	HC_WORD_UNREAD = 5,    /* not in the core */
+};
+#define HC_SIG_WORDS 8
 #define HC_SLOT_FAR UINT16_MAX
 
 struct hc_graph_index;
@@ -95,6 +105,13 @@ struct hc_graph {
 	 * merely looks like them), so that types need not read every node again.
 	 */
 	uint32_t *word0_module, nword0_module;
+	/*
+	 * Per node, what the scan saw in its first min(8, size / 8) words, a
+	 * letter of 3 bits each (enum hc_word_letter, word i at bit 3i): the
+	 * shape signature types group untyped nodes by, without reading them
+	 * again. NULL in a graph made by hand.
+	 */
+	uint32_t *sig_code;
 
 	const struct hc_glibc_heap *heap;
 	const struct hc_target *target;

@@ -675,6 +675,30 @@ static void test_two_threads_give_the_same_types(void)
 	}
 }
 
+/* The scan's letters (g->sig_code) and reading the nodes again give every node the same signature. */
+static void test_signatures_from_the_scan_equal_those_read_again(void)
+{
+	const char *cores[] = { hc_fixture_make_core("types_big", big_source), c_core() };
+	for (unsigned i = 0; i < 2; i++) {
+		struct typed x;
+		CU_ASSERT_FATAL(open_typed(cores[i], NULL, &x));
+		CU_ASSERT_FATAL(x.g->sig_code != NULL);
+		uint32_t *codes = x.g->sig_code;
+		x.g->sig_code = NULL;
+		struct hc_types *reread;
+		CU_ASSERT_FATAL(hc_types_infer(x.g, x.s, &reread) == NULL);
+		x.g->sig_code = codes;
+		uint32_t sigs = 0;
+		for (uint32_t t = 0; t < reread->ntypes; t++)
+			sigs += reread->types[t].source == HC_TYPE_SOURCE_SIGNATURE;
+		/* both programs leave some nodes to signatures */
+		CU_ASSERT(sigs >= 1);
+		CU_ASSERT_EQUAL(differences(x.g, x.ty, reread), 0);
+		hc_types_destroy(reread);
+		close_typed(&x);
+	}
+}
+
 /* An element's member is spelled on request, once: the same string every time, for the life of the table. */
 static void test_array_element_members_are_spelled_once(void)
 {
@@ -776,6 +800,8 @@ void hc_test_register_types(void)
 	CU_add_test(s, "test_vtables_without_names_group_by_address", test_vtables_without_names_group_by_address);
 	CU_add_test(s, "test_hundred_thousand_nodes_are_all_typed", test_hundred_thousand_nodes_are_all_typed);
 	CU_add_test(s, "test_two_threads_give_the_same_types", test_two_threads_give_the_same_types);
+	CU_add_test(s, "test_signatures_from_the_scan_equal_those_read_again",
+		    test_signatures_from_the_scan_equal_those_read_again);
 	CU_add_test(s, "test_array_element_members_are_spelled_once", test_array_element_members_are_spelled_once);
 	CU_add_test(s, "test_types_of_one_name_keep_each_nodes_layout", test_types_of_one_name_keep_each_nodes_layout);
 }
