@@ -384,28 +384,12 @@ static void pend(struct scanner *s, uint32_t src, bool last)
  * the node crosses them (a node lies in one mapping, but a core may hold
  * only part of it). Returns whether any word was queued.
  */
-/*
- * The letters of node n's first words but HC_WORD_POINTER, which flush()
- * sets once a word's lookup finds a node: a word in an index block is an
- * integer or other until then.
- */
-static void sig_letters(struct scanner *s, struct hc_span *span, uint32_t n, uint64_t a, uint64_t size)
+/* The letter of a word in the shape signature, but HC_WORD_POINTER: flush() sets that once a lookup finds a node. */
+static unsigned sig_letter(const struct scanner *s, uint64_t v, bool in_index)
 {
-	uint64_t words = size / 8 < HC_SIG_WORDS ? size / 8 : HC_SIG_WORDS;
-	uint32_t code = 0;
-	for (uint64_t i = 0; i < words; i++) {
-		uint64_t v;
-		unsigned letter = HC_WORD_UNREAD;
-		if (hc_span_u64(span, a + 8 * i, &v) ||
-		    (hc_target_span(s->t, a + 8 * i, UINT64_MAX, span), hc_span_u64(span, a + 8 * i, &v))) {
-			if (!hc_index_block_of(s->g->index, v) && hc_ranges_has(s->modules, v))
-				letter = HC_WORD_MODULE;
-			else
-				letter = v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
-		}
-		code |= (uint32_t)letter << (3 * i);
-	}
-	s->g->sig_code[n] = code;
+	if (!in_index && hc_ranges_has(s->modules, v))
+		return HC_WORD_MODULE;
+	return v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
 }
 
 static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
@@ -413,7 +397,13 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 	const struct hc_graph_index *ix = s->g->index;
 	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n), base = a;
 	bool queued = false;
-	sig_letters(s, span, n, a, end - a);
+	/* the shape letters of the first words, unread until read */
+	uint64_t words = (end - a) / 8 < HC_SIG_WORDS ? (end - a) / 8 : HC_SIG_WORDS, sig_end = a + 8 * words;
+	uint32_t code = 0, *sig = &s->g->sig_code[n];
+	for (uint64_t i = 0; i < words; i++)
+		code |= (uint32_t)HC_WORD_UNREAD << (3 * i);
+	/* kept in a register while the first words are read; in memory whenever flush() may upgrade it */
+	*sig = code;
 	uint64_t v0;
 	if (a + 8 <= end && !hc_span_contains(span, a, 8))
 		hc_target_span(s->t, a, UINT64_MAX, span);
@@ -442,6 +432,12 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 			if (!hc_span_u64(span, a, &v))
 				break; /* cannot happen: stop is inside the span */
 			const struct hc_index_block *bk = hc_index_block_of(ix, v);
+			if (a < sig_end) {
+				unsigned sh = (unsigned)(3 * ((a - base) / 8));
+				code = (code & ~(7u << sh)) | sig_letter(s, v, bk != NULL) << sh;
+				if (a + 8 == sig_end)
+					*sig = code;
+			}
 			if (!bk)
 				continue;
 			__builtin_prefetch(bk);
@@ -450,13 +446,19 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 			s->cand_b[s->ncand] = bk;
 			queued = true;
 			if (++s->ncand == BATCH_CAP) {
+				if (a < sig_end)
+					*sig = code;
 				pend(s, n, false);
 				flush(s);
+				code = *sig;
 				if (s->oom)
 					return queued;
 			}
 		}
 	}
+	/* the core ended before the first words did: what was read */
+	if (a < sig_end)
+		*sig = code;
 	return queued;
 }
 
