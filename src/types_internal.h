@@ -143,8 +143,7 @@ static inline void hc_types_span(const struct hc_target *t, struct hc_span *span
  */
 static inline __attribute__((always_inline)) void hc_types_prefetch(const struct hc_span *span, uint64_t addr)
 {
-	if (hc_span_contains(span, addr, 1))
-		__builtin_prefetch(span->bytes + (addr - span->addr));
+	hc_span_prefetch(span, addr);
 }
 
 /*
