@@ -14,9 +14,9 @@
  * scanned and the out-CSR is built in the same pass (no edge list to sort).
  * With two threads, each scans a contiguous range of nodes into its own
  * buffers, concatenated in order afterwards; the node table and the in-CSR
- * (a counting sort of the out-CSR) are split between them too, mostly so
- * that their first writes, page faults that cost more than the work on
- * some VMs, run side by side. Nothing depends on the thread count.
+ * (a counting sort of the out-CSR, whose counts the scan takes as it closes
+ * each node, with atomic increments) are split between them too. Nothing
+ * depends on the thread count.
  */
 #include "heapcore/graph.h"
 
@@ -273,6 +273,7 @@ struct scanner {
 	const struct hc_target *t;
 	uint32_t n0, n1;             /* nodes scanned */
 	uint32_t *counts;            /* counts[n + 1] = out-degree of n (g->out_start) */
+	uint32_t *in_counts;         /* in_counts[n + 2] = in-degree of n (g->in_start), shared by both threads */
 	struct edges e;
 	uint64_t *scratch;
 	uint64_t scratch_cap;
@@ -368,6 +369,9 @@ static void flush(struct scanner *s)
 			s->e.n = dedupe(to, fl, sl, s->open_base, ne, s->scratch);
 		}
 		s->counts[pd->src + 1] = (uint32_t)(s->e.n - s->open_base);
+		/* the in-CSR's counts, two ahead (in_csr()): its targets are in the cache now, not in a later pass */
+		for (uint64_t k = s->open_base; k < s->e.n; k++)
+			__atomic_fetch_add(&s->in_counts[to[k] + 2], 1, __ATOMIC_RELAXED);
 		s->open_src = NONE;
 	}
 	s->ncand = 0;
@@ -747,7 +751,6 @@ static struct hc_error *owner_csr(struct owner_state *os)
 struct in_part {
 	struct hc_graph *g;
 	uint32_t v0, v1;
-	bool fill;                   /* false: count in-degrees; true: place the sources */
 };
 
 static void *in_part(void *arg)
@@ -755,12 +758,6 @@ static void *in_part(void *arg)
 	struct in_part *p = arg;
 	struct hc_graph *g = p->g;
 	uint32_t *st = g->in_start, v0 = p->v0, w = p->v1 - p->v0;
-	if (!p->fill) {
-		for (uint64_t i = 0; i < g->nedges; i++)
-			if (g->out[i] - v0 < w)
-				st[g->out[i] + 2]++;
-		return NULL;
-	}
 	/* sources in ascending order, so each in-list comes out sorted */
 	for (uint32_t u = 0; u < g->nnodes; u++)
 		for (uint32_t i = g->out_start[u]; i < g->out_start[u + 1]; i++) {
@@ -775,26 +772,24 @@ static void *in_part(void *arg)
 }
 
 /*
- * The in-CSR: a counting sort of the out-CSR by target. With two threads
- * each takes half the targets and reads every edge, keeping its own: they
- * write disjoint parts of every array, so no locks, and the same result.
+ * The in-CSR: a counting sort of the out-CSR by target, the counts taken by
+ * the scan. With two threads each takes half the targets and reads every
+ * edge, keeping its own: they write disjoint parts of every array, so no
+ * locks, and the same result.
  */
 static struct hc_error *in_csr(struct hc_graph *g, unsigned nthreads)
 {
 	uint32_t n = g->nnodes;
-	/* one slot more than the CSR needs: counts go two ahead, so filling leaves the starts in place */
-	g->in_start = hc_calloc_large((size_t)n + 2, sizeof(*g->in_start));
+	/* in_start holds the in-degrees two ahead already: the scan counted them */
 	g->in = hc_alloc_large((g->nedges ? g->nedges : 1) * sizeof(*g->in));
 	g->in_flags = hc_alloc_large(g->nedges ? g->nedges : 1);
 	if (!g->in_start || !g->in || !g->in_flags)
 		return &hc_error_nomem;
 	uint32_t *st = g->in_start;
-	struct in_part p[2] = { { g, 0, n / 2, false }, { g, n / 2, n, false } };
-	run_pair(nthreads, in_part, &p[0], &p[1]);
+	struct in_part p[2] = { { g, 0, n / 2 }, { g, n / 2, n } };
 	/* st[v + 1] = where v's list starts; filling moves it on to where v + 1's starts */
 	for (uint32_t v = 0; v + 1 < n; v++)
 		st[v + 2] += st[v + 1];
-	p[0].fill = p[1].fill = true;
 	run_pair(nthreads, in_part, &p[0], &p[1]);
 	return NULL;
 }
@@ -823,8 +818,10 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 {
 	uint32_t n = g->nnodes;
 	g->out_start = hc_calloc_large((size_t)n + 1, sizeof(*g->out_start));
+	/* one slot more than the CSR needs: counts go two ahead, so filling leaves the starts in place */
+	g->in_start = hc_calloc_large((size_t)n + 2, sizeof(*g->in_start));
 	g->sig_code = hc_alloc_large(((size_t)n + 1) * sizeof(*g->sig_code));
-	if (!g->out_start || !g->sig_code)
+	if (!g->out_start || !g->in_start || !g->sig_code)
 		return &hc_error_nomem;
 	uint64_t node_bytes = 0;
 	for (uint32_t i = 0; i < n; i++)
@@ -847,6 +844,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		sc[i].g = g;
 		sc[i].t = t;
 		sc[i].counts = g->out_start;
+		sc[i].in_counts = g->in_start;
 		sc[i].release.t = t;
 		sc[i].modules = &modules;
 	}
