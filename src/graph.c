@@ -383,11 +383,6 @@ static void pend(struct scanner *s, uint32_t src, bool last)
 	s->pend[s->npend++] = (struct pending){ src, s->ncand, last };
 }
 
-/*
- * Queues the words of node n that may point into a node, fetching spans as
- * the node crosses them (a node lies in one mapping, but a core may hold
- * only part of it). Returns whether any word was queued.
- */
 /* The letter of a word in the shape signature, but HC_WORD_POINTER: flush() sets that once a lookup finds a node. */
 static unsigned sig_letter(const struct scanner *s, uint64_t v, bool in_index)
 {
@@ -396,6 +391,29 @@ static unsigned sig_letter(const struct scanner *s, uint64_t v, bool in_index)
 	return v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
 }
 
+/* Lists node n among those whose first word points into a module (g->word0_module). */
+static void note_word0(struct scanner *s, uint32_t n)
+{
+	if (s->nword0 == s->word0_cap) {
+		uint32_t cap = s->word0_cap ? s->word0_cap * 2 : 1024;
+		uint32_t *w = realloc(s->word0, cap * sizeof(*w));
+		if (!w) {
+			s->oom = true;
+			return;
+		}
+		s->word0 = w;
+		s->word0_cap = cap;
+	}
+	s->word0[s->nword0++] = n;
+}
+
+/*
+ * Queues the words of node n that may point into a node, fetching spans as
+ * the node crosses them (a node lies in one mapping, but a core may hold
+ * only part of it). On the way it notes the shape letters of the first
+ * words (g->sig_code) and whether the first points into a module. Returns
+ * whether any word was queued.
+ */
 static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 {
 	const struct hc_graph_index *ix = s->g->index;
@@ -408,22 +426,6 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 		code |= (uint32_t)HC_WORD_UNREAD << (3 * i);
 	/* kept in a register while the first words are read; in memory whenever flush() may upgrade it */
 	*sig = code;
-	uint64_t v0;
-	if (a + 8 <= end && !hc_span_contains(span, a, 8))
-		hc_target_span(s->t, a, UINT64_MAX, span);
-	if (a + 8 <= end && hc_span_u64(span, a, &v0) && hc_ranges_has(s->modules, v0)) {
-		if (s->nword0 == s->word0_cap) {
-			uint32_t cap = s->word0_cap ? s->word0_cap * 2 : 1024;
-			uint32_t *w = realloc(s->word0, cap * sizeof(*w));
-			if (!w) {
-				s->oom = true;
-				return false;
-			}
-			s->word0 = w;
-			s->word0_cap = cap;
-		}
-		s->word0[s->nword0++] = n;
-	}
 	while (a + 8 <= end) {
 		if (!hc_span_contains(span, a, 8)) {
 			hc_target_span(s->t, a, UINT64_MAX, span);
@@ -437,10 +439,13 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 				break; /* cannot happen: stop is inside the span */
 			const struct hc_index_block *bk = hc_index_block_of(ix, v);
 			if (a < sig_end) {
-				unsigned sh = (unsigned)(3 * ((a - base) / 8));
-				code = (code & ~(7u << sh)) | sig_letter(s, v, bk != NULL) << sh;
+				unsigned sh = (unsigned)(3 * ((a - base) / 8)), letter = sig_letter(s, v, bk != NULL);
+				code = (code & ~(7u << sh)) | letter << sh;
 				if (a + 8 == sig_end)
 					*sig = code;
+				/* a vtable pointer, perhaps: types read these nodes' first words again */
+				if (a == base && letter == HC_WORD_MODULE)
+					note_word0(s, n);
 			}
 			if (!bk)
 				continue;
