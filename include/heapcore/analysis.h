@@ -1,8 +1,10 @@
 /*
  * One whole analysis of a target: the allocator walk, the reference graph,
- * leak classification, dominators and chains, each phase timed. This is the
- * library's main entry point; the CLI's analyze and explain commands are thin
- * layers over it.
+ * types, leak classification, dominators and chains, each phase timed and
+ * its peak memory sampled. With two CPUs, types and chains run on a thread
+ * beside leaks and dominators, and a thread populates the big arrays' pool
+ * while the walk runs (src/large_alloc.h). This is the library's main entry
+ * point; the CLI's analyze and explain commands are thin layers over it.
  */
 #ifndef HEAPCORE_ANALYSIS_H
 #define HEAPCORE_ANALYSIS_H
