@@ -22,6 +22,7 @@ const char *hc_type_source_name(enum hc_type_source s)
 	case HC_TYPE_SOURCE_DWARF: return "dwarf";
 	case HC_TYPE_SOURCE_SIGNATURE: return "signature";
 	case HC_TYPE_SOURCE_ALLOCATOR: return "allocator";
+	case HC_TYPE_SOURCE_SHAPE: return "shape";
 	}
 	return "?";
 }
@@ -129,7 +130,7 @@ uint32_t hc_types_type(struct hc_types_build *b, enum hc_type_source source, con
 	uint32_t so = hc_types_str(b, name);
 	if (so == HC_TYPE_NONE)
 		return HC_TYPE_NONE;
-	uint64_t key = (uint64_t)so << 2 | (uint64_t)source;
+	uint64_t key = (uint64_t)so << 4 | (uint64_t)source;
 	uint32_t id = hc_u64map_get(&b->type_ids, key);
 	if (id != HC_MAP_NONE)
 		return id;
@@ -438,6 +439,8 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 		allocator_types(&b);
 	if (!b.nomem)
 		hc_types_dwarf(&b);
+	if (!b.nomem)
+		hc_types_shapes(&b);
 	if (!b.nomem)
 		hc_types_signatures(&b);
 	bool ok = !b.nomem && finish(&b);

@@ -163,6 +163,7 @@ void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void
 /* The passes, in order; the first one also sets every node's node_type and node_via. */
 void hc_types_vtables(struct hc_types_build *b);
 void hc_types_dwarf(struct hc_types_build *b);
+void hc_types_shapes(struct hc_types_build *b);
 void hc_types_signatures(struct hc_types_build *b);
 
 #endif

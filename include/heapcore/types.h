@@ -13,6 +13,10 @@
  *              point at, breadth-first (types_dwarf.c).
  *   ALLOCATOR  glibc's own allocations, which the walk knows: each
  *              thread's tcache ("glibc tcache_perthread_struct").
+ *   SHAPE      reached by no typed pointer (a leaked list's nodes), but of
+ *              the exact size and first-word shape that every typed
+ *              allocation of that shape has, all of one struct: "struct
+ *              item (by shape)" (types_shape.c).
  *   SIGNATURE  anything else, grouped by a shape signature: size and what
  *              the first words hold (types_signature.c).
  *
@@ -35,6 +39,7 @@ enum hc_type_source {
 	HC_TYPE_SOURCE_DWARF = 2,
 	HC_TYPE_SOURCE_SIGNATURE = 3,
 	HC_TYPE_SOURCE_ALLOCATOR = 4,  /* the allocator's own bookkeeping: glibc's per-thread tcache */
+	HC_TYPE_SOURCE_SHAPE = 5,      /* untyped, but of the shape of one DWARF struct's allocations (types_shape.c) */
 };
 
 const char *hc_type_source_name(enum hc_type_source s);

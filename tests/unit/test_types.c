@@ -619,6 +619,88 @@ static const char big_source[] =
 	"		pause();\n"
 	"}\n";
 
+/*
+ * Shapes: two lists of struct item held by globals (two, so that even the
+ * shape of a last node, a null next, has MIN_TYPED typed ones), and a list
+ * of them that nothing points to any more; lists of struct twin_a and twin_b, two
+ * structs of one size and layout, and a leaked list of twin_a.
+ */
+static const char shape_source[] =
+	"#include <stdio.h>\n"
+	"#include <stdlib.h>\n"
+	"#include <unistd.h>\n"
+	"struct item { struct item *next; long a, b, c; };\n"
+	"struct twin_a { struct twin_a *next; long v[5]; };\n"
+	"struct twin_b { struct twin_b *next; long w[5]; };\n"
+	"struct item *g_items, *g_more_items;\n"
+	"struct twin_a *g_as;\n"
+	"struct twin_b *g_bs;\n"
+	"#define LIST(type, head, n) for (int i = 0; i < (n); i++) { type *x = calloc(1, sizeof(type)); \\\n"
+	"	x->next = head; head = x; }\n"
+	"static __attribute__((noinline)) unsigned long leak_items(void)\n"
+	"{\n"
+	"	struct item *h = NULL;\n"
+	"	LIST(struct item, h, 6)\n"
+	"	return (unsigned long)h ^ 0x5555;\n"
+	"}\n"
+	"static __attribute__((noinline)) unsigned long leak_twins(void)\n"
+	"{\n"
+	"	struct twin_a *h = NULL;\n"
+	"	LIST(struct twin_a, h, 6)\n"
+	"	return (unsigned long)h ^ 0x5555;\n"
+	"}\n"
+	"int main(void)\n"
+	"{\n"
+	"	LIST(struct item, g_items, 10)\n"
+	"	LIST(struct item, g_more_items, 10)\n"
+	"	LIST(struct twin_a, g_as, 10)\n"
+	"	LIST(struct twin_b, g_bs, 10)\n"
+	"	/* the leaked heads' addresses, hidden so that no stray copy types them */\n"
+	"	unsigned long items = leak_items(), twins = leak_twins();\n"
+	"	printf(\"leaked_items=%lu\\nleaked_twins=%lu\\n\", items ^ 0x5555, twins ^ 0x5555);\n"
+	"	printf(\"READY\\n\");\n"
+	"	fflush(stdout);\n"
+	"	for (;;)\n"
+	"		pause();\n"
+	"}\n";
+
+/*
+ * A leaked list's nodes have the size and shape of every typed struct item
+ * and of nothing else: they are "struct item (by shape)", laid out as one.
+ * A leaked list of twin_a is of a shape twin_b's nodes have too: it keeps
+ * its signature.
+ */
+static void test_untyped_nodes_of_one_structs_shape_are_named_by_it(void)
+{
+	struct typed x;
+	CU_ASSERT_FATAL(open_typed(hc_fixture_make_core("types_shape", shape_source), NULL, &x));
+	uint32_t items = hc_graph_node_at(x.g, key("types_shape", "leaked_items"));
+	uint32_t twins = hc_graph_node_at(x.g, key("types_shape", "leaked_twins"));
+	CU_ASSERT_FATAL(items != UINT32_MAX && twins != UINT32_MAX);
+	/* the whole leaked item list, its last node (a null next) included */
+	uint32_t n = items, steps = 0;
+	while (n != UINT32_MAX && steps < 10) {
+		const struct hc_type *t = &x.ty->types[x.ty->node_type[n]];
+		ASSERT_STR(t->name, "struct item (by shape)");
+		CU_ASSERT_EQUAL(t->source, HC_TYPE_SOURCE_SHAPE);
+		char member[64];
+		CU_ASSERT(hc_types_member_at(x.ty, n, 0, member, sizeof(member)) && !strcmp(member, "next"));
+		uint64_t next = 0;
+		CU_ASSERT_FATAL(hc_target_read_u64(x.t, hc_graph_node_addr(x.g, n), &next));
+		n = next ? hc_graph_node_at(x.g, next) : UINT32_MAX;
+		steps++;
+	}
+	CU_ASSERT_EQUAL(steps, 6);
+	const struct hc_type *t = &x.ty->types[x.ty->node_type[twins]];
+	CU_ASSERT_EQUAL(t->source, HC_TYPE_SOURCE_SIGNATURE);
+	CU_ASSERT(strncmp(t->name, "sig ", 4) == 0);
+	/* the typed ones keep their DWARF types */
+	const struct hc_type *item = type_named(x.ty, "struct item"), *a = type_named(x.ty, "struct twin_a");
+	CU_ASSERT(item && item->count == 20 && item->source == HC_TYPE_SOURCE_DWARF);
+	CU_ASSERT(a && a->count == 10);
+	close_typed(&x);
+}
+
 /* Speed is measured by scripts/bench-analyze.sh, not asserted here. */
 static void test_hundred_thousand_nodes_are_all_typed(void)
 {
@@ -800,6 +882,8 @@ void hc_test_register_types(void)
 	CU_add_test(s, "test_vtables_without_names_group_by_address", test_vtables_without_names_group_by_address);
 	CU_add_test(s, "test_hundred_thousand_nodes_are_all_typed", test_hundred_thousand_nodes_are_all_typed);
 	CU_add_test(s, "test_two_threads_give_the_same_types", test_two_threads_give_the_same_types);
+	CU_add_test(s, "test_untyped_nodes_of_one_structs_shape_are_named_by_it",
+		    test_untyped_nodes_of_one_structs_shape_are_named_by_it);
 	CU_add_test(s, "test_signatures_from_the_scan_equal_those_read_again",
 		    test_signatures_from_the_scan_equal_those_read_again);
 	CU_add_test(s, "test_array_element_members_are_spelled_once", test_array_element_members_are_spelled_once);
