@@ -7,6 +7,11 @@
  * trap per page, a third cheaper. Transparent huge pages would cut that
  * further, but only when the host backs them already: on a fresh VM a
  * 2 MiB fault cost up to 20 times more, so they are not asked for.
+ *
+ * Beyond that, the fastest page is one already in: a few big blocks one
+ * phase frees are kept for the next (hc_free_large), and an analysis can
+ * carve its arrays from a pool that a populator thread fills while the
+ * single-threaded walk leaves the other CPU idle.
  */
 #ifndef HEAPCORE_LARGE_ALLOC_H
 #define HEAPCORE_LARGE_ALLOC_H
@@ -24,6 +29,8 @@ void hc_populate(void *p, size_t bytes);
  * and twice that given back by hc_free_large, whose pages are in already.
  */
 void *hc_alloc_large(size_t bytes);
+/* calloc(n, size), populated when it is large (from the pool, whose pages are zero, or calloc). */
+void *hc_calloc_large(size_t n, size_t size);
 /*
  * Frees a block from hc_alloc_large (bytes: what was asked for), or keeps
  * a few big ones for the next phase's hc_alloc_large: one phase's scratch
@@ -49,8 +56,6 @@ void hc_pool_populate(struct hc_populator *p, size_t upto);
 void hc_pool_end(void);
 /* Whether p was carved from the pool. */
 bool hc_pool_owns(const void *p);
-/* calloc(n, size), populated when it is large. */
-void *hc_calloc_large(size_t n, size_t size);
 
 /*
  * A thread that populates ranges a pass will write soon, so that a
