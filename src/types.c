@@ -443,6 +443,7 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 		hc_types_shapes(&b);
 	if (!b.nomem)
 		hc_types_signatures(&b);
+	hc_types_shapes_free(&b);
 	bool ok = !b.nomem && finish(&b);
 	build_free(&b);
 	if (!ok) {

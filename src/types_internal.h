@@ -109,6 +109,7 @@ struct hc_types_build {
 	pthread_mutex_t lock;
 
 	struct hc_ranges modules;  /* the modules' extents, merged */
+	struct hc_types_shapes *shapes; /* the typed allocations' shapes, for the signature pass (types_shape.c) */
 	uint64_t heap_lo, heap_len; /* nodes lie in [heap_lo, heap_lo + heap_len) */
 };
 
@@ -163,7 +164,15 @@ void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void
 /* The passes, in order; the first one also sets every node's node_type and node_via. */
 void hc_types_vtables(struct hc_types_build *b);
 void hc_types_dwarf(struct hc_types_build *b);
+/* Tallies the shapes of the DWARF-typed allocations (b->shapes), before the signature pass. */
 void hc_types_shapes(struct hc_types_build *b);
+/*
+ * The SHAPE type for untyped allocations of shape key (types_shape.c), made
+ * on first use; HC_TYPE_NONE if the shape names no one struct. Called with
+ * b->lock held.
+ */
+uint32_t hc_types_shape_type(struct hc_types_build *b, uint64_t key);
+void hc_types_shapes_free(struct hc_types_build *b);
 void hc_types_signatures(struct hc_types_build *b);
 
 #endif

@@ -97,7 +97,10 @@ static void *sig_run(void *arg)
 			name[len] = 0;
 			/* the table and the strings are shared; the type is the same whichever thread adds it */
 			pthread_mutex_lock(&b->lock);
-			id = hc_types_type(b, HC_TYPE_SOURCE_SIGNATURE, name);
+			/* the one struct whose typed allocations have this shape names it (types_shape.c), else the letters */
+			id = hc_types_shape_type(b, key);
+			if (id == HC_TYPE_NONE && !b->nomem)
+				id = hc_types_type(b, HC_TYPE_SOURCE_SIGNATURE, name);
 			pthread_mutex_unlock(&b->lock);
 			if (id == HC_TYPE_NONE || (key != UINT64_MAX && !hc_u64map_put(&pt->cache, key, id))) {
 				pt->nomem = true;
