@@ -25,12 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "address_ranges.h"
 #include "graph_index.h"
 #include "large_alloc.h"
 #include "roots.h"
+#include "thread_pair.h"
 
 #define NONE UINT32_MAX
 #define CHUNK_HDR_SZ 16
@@ -64,18 +64,6 @@ uint64_t hc_graph_node_bytes(const struct hc_graph *g, uint32_t node)
 	hc_target_read_u64(g->target, h->chunk_addr[c], &prev_size);
 	const struct hc_glibc_layout *L = h->location.layout;
 	return prev_size + hc_glibc_chunk_size(h, c) + (L && L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
-}
-
-/* Runs fn(a) and fn(b), at once on two threads when two are wanted (and can be had). */
-static void run_pair(unsigned nthreads, void *(*fn)(void *), void *a, void *b)
-{
-	pthread_t th;
-	bool threaded = nthreads > 1 && pthread_create(&th, NULL, fn, b) == 0;
-	fn(a);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		fn(b);
 }
 
 struct node_fill {
@@ -119,7 +107,7 @@ static struct hc_error *nodes_build(struct hc_graph *g, const struct hc_glibc_he
 	const struct hc_glibc_layout *L = h->location.layout;
 	g->mmapped_hdr = L && L->mmapped_size_excludes_header ? 0 : CHUNK_HDR_SZ;
 	struct node_fill f[2] = { { g, h, 0, half, 0 }, { g, h, half, h->nchunks, n0 } };
-	run_pair(nthreads, fill_nodes, &f[0], &f[1]);
+	hc_run_pair(nthreads, fill_nodes, &f[0], &f[1]);
 	g->nnodes = n;
 	return NULL;
 }
@@ -388,7 +376,7 @@ static unsigned sig_letter(const struct scanner *s, uint64_t v, bool in_index)
 {
 	if (!in_index && hc_ranges_has(s->modules, v))
 		return HC_WORD_MODULE;
-	return v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
+	return hc_word_letter_of_value(v);
 }
 
 /* Lists node n among those whose first word points into a module (g->word0_module). */
@@ -795,18 +783,8 @@ static struct hc_error *in_csr(struct hc_graph *g, unsigned nthreads)
 	/* st[v + 1] = where v's list starts; filling moves it on to where v + 1's starts */
 	for (uint32_t v = 0; v + 1 < n; v++)
 		st[v + 2] += st[v + 1];
-	run_pair(nthreads, in_part, &p[0], &p[1]);
+	hc_run_pair(nthreads, in_part, &p[0], &p[1]);
 	return NULL;
-}
-
-static unsigned thread_count(const struct hc_graph_options *opts, uint32_t nchunks)
-{
-	unsigned want = opts && opts->threads ? opts->threads : 0;
-	if (!want) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		want = cpus >= 2 && nchunks >= 2 * MIN_NODES_PER_THREAD ? 2 : 1;
-	}
-	return want > 2 ? 2 : want;
 }
 
 static uint64_t roots_bytes(const struct hc_graph *g)
@@ -989,7 +967,7 @@ struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
 		return &hc_error_nomem;
 	g->heap = h;
 	g->target = t;
-	unsigned nthreads = thread_count(opts, h->nchunks);
+	unsigned nthreads = hc_thread_count(opts ? opts->threads : 0, h->nchunks, MIN_NODES_PER_THREAD);
 	struct hc_error *err = nodes_build(g, h, nthreads);
 	if (!err)
 		err = hc_graph_index_build(g, nthreads, &g->index);

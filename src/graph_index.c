@@ -6,8 +6,8 @@
  */
 #include "graph_index.h"
 #include "large_alloc.h"
+#include "thread_pair.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 #define SUPER_SHIFT 26
@@ -172,13 +172,7 @@ struct hc_error *hc_graph_index_build(const struct hc_graph *g, unsigned nthread
 	while (k < n && k > 0 && hc_graph_node_addr(g, k) >> BLOCK_SHIFT == (node_end(g, k - 1) - 1) >> BLOCK_SHIFT)
 		k++;
 	struct bit_part parts[2] = { { ix, g, 0, k }, { ix, g, k, n } };
-	pthread_t th;
-	bool threaded = nthreads > 1 && pthread_create(&th, NULL, set_bits, &parts[1]) == 0;
-	set_bits(&parts[0]);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		set_bits(&parts[1]);
+	hc_run_pair(nthreads, set_bits, &parts[0], &parts[1]);
 	uint32_t rank = 0;
 	for (uint64_t b = 0; b < ix->nblocks; b++) {
 		ix->blocks[b].rank = rank;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "large_alloc.h"
 #include "types_internal.h"
@@ -229,17 +228,6 @@ bool hc_types_set_node_layout(struct hc_types_build *b, uint32_t n, uint32_t cod
 	return true;
 }
 
-void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void *x, void *y)
-{
-	pthread_t th;
-	bool threaded = b->nthreads > 1 && pthread_create(&th, NULL, fn, y) == 0;
-	fn(x);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		fn(y);
-}
-
 /* ---- the driver ---- */
 
 /* node_type and node_via are read and written in pointer-chasing order: see large_alloc.h. */
@@ -322,7 +310,7 @@ static bool finish(struct hc_types_build *b)
 	}
 	uint32_t half = g->nnodes / 2;
 	struct tally t[2] = { { b, 0, half, counts, counts + nt }, { b, half, g->nnodes, counts + 2 * nt, counts + 3 * nt } };
-	hc_types_run_pair(b, tally_run, &t[0], &t[1]);
+	hc_run_pair(b->nthreads, tally_run, &t[0], &t[1]);
 	for (uint32_t i = 0; i < ty->ntypes; i++) {
 		ty->types[i].count = t[0].count[i] + t[1].count[i];
 		ty->types[i].bytes = t[0].bytes[i] + t[1].bytes[i];
@@ -337,7 +325,7 @@ static bool finish(struct hc_types_build *b)
 		rank[order[i]] = i;
 	}
 	struct renumber r[2] = { { ty->node_type, rank, 0, half }, { ty->node_type, rank, half, g->nnodes } };
-	hc_types_run_pair(b, renumber_run, &r[0], &r[1]);
+	hc_run_pair(b->nthreads, renumber_run, &r[0], &r[1]);
 	free(ty->types);
 	ty->types = sorted;
 	free(b->p->type_layout);
@@ -372,16 +360,6 @@ static void allocator_types(struct hc_types_build *b)
 /* Below this many nodes a second thread costs more than it saves. */
 #define MIN_NODES_PER_THREAD (1u << 18)
 
-static unsigned thread_count(const struct hc_types_options *o, uint32_t nnodes)
-{
-	unsigned want = o && o->threads ? o->threads : 0;
-	if (!want) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		want = cpus >= 2 && nnodes >= 2 * MIN_NODES_PER_THREAD ? 2 : 1;
-	}
-	return want > 2 ? 2 : want;
-}
-
 static void build_free(struct hc_types_build *b)
 {
 	pthread_mutex_destroy(&b->lock);
@@ -415,7 +393,7 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 	ty->node_type = alloc_nodes(g->nnodes, sizeof(uint32_t));
 	ty->node_via = alloc_nodes(g->nnodes, sizeof(uint32_t));
 	struct hc_types_build b = { .g = g, .s = s, .t = s->target, .unwind = o ? o->unwind : NULL, .ty = ty, .p = p,
-				    .nthreads = thread_count(o, g->nnodes) };
+				    .nthreads = hc_thread_count(o ? o->threads : 0, g->nnodes, MIN_NODES_PER_THREAD) };
 	if (!ty->node_type || !ty->node_via || pthread_mutex_init(&b.lock, NULL)) {
 		hc_types_destroy(ty);
 		return &hc_error_nomem;

@@ -158,7 +158,7 @@ void hc_types_vtables(struct hc_types_build *b)
 	memset(b->ty->node_via, 0xff, (size_t)g->nnodes * sizeof(uint32_t));
 	uint32_t half = g->nword0_module / 2;
 	struct vt_part parts[2] = { { .b = b, .k0 = 0, .k1 = half }, { .b = b, .k0 = half, .k1 = g->nword0_module } };
-	hc_types_run_pair(b, vt_run, &parts[0], &parts[1]);
+	hc_run_pair(b->nthreads, vt_run, &parts[0], &parts[1]);
 	for (int i = 0; i < 2; i++) {
 		struct vt_part *pt = &parts[i];
 		b->nomem |= pt->nomem;

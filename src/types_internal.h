@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include "address_ranges.h"
+#include "thread_pair.h"
 #include "heapcore/types.h"
 
 /* An open-addressing map from 64-bit keys to 32-bit values; UINT32_MAX marks an empty slot. */
@@ -136,30 +137,12 @@ static inline void hc_types_span(const struct hc_target *t, struct hc_span *span
 }
 
 /*
- * Asks the CPU to fetch the line at addr ahead of its read, when the span
- * holds it: the pointer chases of the DWARF pass wait on memory, not on
- * instructions. A hint only: nothing is read, and nothing outside the span
- * is touched. Always inlined: left a function, gcc finds it "pure" (a
- * prefetch has no effect it models) and drops every call.
- */
-static inline __attribute__((always_inline)) void hc_types_prefetch(const struct hc_span *span, uint64_t addr)
-{
-	hc_span_prefetch(span, addr);
-}
-
-/*
  * Where node's DWARF type came from when a node's pointer typed it: the
  * first pointer member of its via node (in the order the DWARF pass
  * followed them) holding its address, as element elem of an array
  * (UINT64_MAX: the via node holds one object) and the member's path.
  */
 bool hc_types_incoming_slot(const struct hc_types *t, uint32_t node, uint64_t *elem, uint32_t *path);
-
-/*
- * Runs fn(x) and fn(y): at once on two threads when b->nthreads is 2 (and a
- * thread can be had), else one after the other.
- */
-void hc_types_run_pair(const struct hc_types_build *b, void *(*fn)(void *), void *x, void *y);
 
 /* The passes, in order; the first one also sets every node's node_type and node_via. */
 void hc_types_vtables(struct hc_types_build *b);

@@ -46,9 +46,7 @@ static unsigned letter(const struct hc_types_build *b, uint64_t v)
 		return L_P;
 	if (hc_ranges_has(&b->modules, v) && hc_symbols_module_at(b->s, v))
 		return L_M;
-	if (v < (1ull << 32) || v >= (uint64_t)-(1ll << 31))
-		return L_I;
-	return L_X;
+	return hc_word_letter_of_value(v);
 }
 
 /* One thread's part of the pass: a range of nodes, with its own cache. */
@@ -117,7 +115,7 @@ void hc_types_signatures(struct hc_types_build *b)
 {
 	uint32_t half = b->g->nnodes / 2;
 	struct sig_part parts[2] = { { .b = b, .n0 = 0, .n1 = half }, { .b = b, .n0 = half, .n1 = b->g->nnodes } };
-	hc_types_run_pair(b, sig_run, &parts[0], &parts[1]);
+	hc_run_pair(b->nthreads, sig_run, &parts[0], &parts[1]);
 	for (int i = 0; i < 2; i++) {
 		b->nomem |= parts[i].nomem;
 		hc_u64map_free(&parts[i].cache);

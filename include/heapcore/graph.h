@@ -61,6 +61,12 @@ enum hc_word_letter {
 	HC_WORD_UNREAD = 5,    /* not in the core */
 };
 #define HC_SIG_WORDS 8
+
+/* The letter of a word that points at no allocation and into no module. */
+static inline enum hc_word_letter hc_word_letter_of_value(uint64_t v)
+{
+	return v < (1ull << 32) || v >= (uint64_t)-(1ll << 31) ? HC_WORD_INTEGER : HC_WORD_OTHER;
+}
 #define HC_SLOT_FAR UINT16_MAX
 
 struct hc_graph_index;

@@ -194,13 +194,6 @@ static inline bool hc_span_u64(const struct hc_span *s, uint64_t addr, uint64_t 
 	return true;
 }
 
-/* Asks the CPU for the cache line holding addr, if the span holds it: for passes reading ahead of themselves. */
-static inline __attribute__((always_inline)) void hc_span_prefetch(const struct hc_span *s, uint64_t addr)
-{
-	if (hc_span_contains(s, addr, 1))
-		__builtin_prefetch(s->bytes + (addr - s->addr));
-}
-
 static inline bool hc_span_read(const struct hc_span *s, uint64_t addr, void *buf, uint64_t len)
 {
 	if (!hc_span_contains(s, addr, len))
