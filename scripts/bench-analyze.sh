@@ -70,7 +70,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. build and run the generator ------------------------------------------
-gcc -O2 -g -Wall -Wextra -Werror -pthread -o "$OUTDIR/bench_heap" "$HERE/bench/bench_heap.c" \
+gcc -O2 -g -Wall -Wextra -Werror -pthread -I "$REPO/tests/cores/scenarios" -o "$OUTDIR/bench_heap" \
+	"$HERE/bench/bench_heap.c" "$REPO/tests/cores/scenarios/truth.c" \
 	2>"$OUTDIR/build.log" || die "building bench_heap failed: $(head -n 1 "$OUTDIR/build.log")"
 rm -f "$CORE" "$TRUTH" "$OUTDIR"/core "$OUTDIR"/core.*
 abort=()

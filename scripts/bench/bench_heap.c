@@ -46,6 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* truth_scrub: the scenario programs' scrubbing of dead stack and registers (tests/cores/scenarios) */
+#include "truth.h"
+
 #define NOINLINE __attribute__((noinline, noclone))
 
 static const size_t req_sizes[] = {16, 24, 32, 40, 48, 56, 64, 72, 88, 104, 120, 136};
@@ -294,27 +297,13 @@ static NOINLINE void build_globals(void)
 	g_guards[0] = anchored_alloc(24);
 }
 
-/* Zeroes the dead stack below the caller and the scratch registers. */
-static NOINLINE void scrub(size_t bytes)
-{
-	char *buf = alloca(bytes);
-	explicit_bzero(buf, bytes);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
-			 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
-			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d"
-			 : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
-	if (__builtin_cpu_supports("avx"))
-		__asm__ volatile("vzeroall" : : : "memory");
-}
-
 /* ---- the second thread ---------------------------------------------- */
 
 static NOINLINE void worker_hold(void)
 {
 	struct node *volatile head = list(scaled(500000));
 	g_guards[1] = anchored_alloc(24);
-	scrub(256 * 1024);
+	truth_scrub(256 * 1024);
 	pthread_barrier_wait(&built);
 	for (;;)
 		pause();
@@ -410,7 +399,7 @@ static NOINLINE void bench_hold(uint64_t seed)
 		free(temps[i]);
 	}
 	explicit_bzero(temps, sizeof temps);
-	scrub(256 * 1024);
+	truth_scrub(256 * 1024);
 	write_truth(seed);
 	char ready[64];
 	int n = snprintf(ready, sizeof ready, "READY %d\n", (int)getpid());
@@ -448,7 +437,7 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	build_globals();
-	scrub(256 * 1024);
+	truth_scrub(256 * 1024);
 	bench_hold(seed);
 	return 0;
 }
