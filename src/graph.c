@@ -12,8 +12,10 @@
  * The scan walks nodes in address order, within spans of dumped bytes
  * fetched once per run of nodes, so a node's targets are appended as it is
  * scanned and the out-CSR is built in the same pass (no edge list to sort).
- * With two threads, each scans a contiguous range of nodes into its own
- * buffers, concatenated in order afterwards; the node table and the in-CSR
+ * With two threads, each starts with half the bytes and scans blocks of
+ * nodes into its own buffers, taking from the other when it runs out
+ * (scan_share.h); the runs of nodes each scanned are put in node order
+ * afterwards. The node table and the in-CSR
  * (a counting sort of the out-CSR, whose counts the scan takes as it closes
  * each node, with atomic increments) are split between them too. Nothing
  * depends on the thread count.
@@ -30,6 +32,7 @@
 #include "graph_index.h"
 #include "large_alloc.h"
 #include "roots.h"
+#include "scan_share.h"
 #include "thread_pair.h"
 
 #define NONE UINT32_MAX
@@ -259,7 +262,10 @@ struct pending {
 struct scanner {
 	const struct hc_graph *g;
 	const struct hc_target *t;
-	uint32_t n0, n1;             /* nodes scanned */
+	struct hc_scan_share *share;
+	unsigned self;               /* this thread's range in share */
+	struct hc_scan_segment *seg; /* in the order scanned */
+	uint32_t nseg, seg_cap;
 	uint32_t *counts;            /* counts[n + 1] = out-degree of n (g->out_start) */
 	uint32_t *in_counts;         /* in_counts[n + 2] = in-degree of n (g->in_start), shared by both threads */
 	struct edges e;
@@ -459,28 +465,127 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 	return queued;
 }
 
+static bool new_segment(struct scanner *s, uint32_t n0)
+{
+	if (s->nseg == s->seg_cap) {
+		uint32_t cap = s->seg_cap ? 2 * s->seg_cap : 8;
+		struct hc_scan_segment *seg = realloc(s->seg, cap * sizeof(*seg));
+		if (!seg)
+			return false;
+		s->seg = seg;
+		s->seg_cap = cap;
+	}
+	s->seg[s->nseg++] = (struct hc_scan_segment){ n0, n0, s->e.n };
+	return true;
+}
+
 static void scan_nodes(struct scanner *s)
 {
 	struct hc_span span = { 0, 0, NULL };
 	uint64_t done = 0;
+	uint32_t b0, b1;
 	s->open_src = NONE;
-	for (uint32_t n = s->n0; n < s->n1 && !s->oom; n++) {
-		/* a node resolved in parts is still open: its last part closes it, queued words or not */
-		if (scan_node(s, &span, n) || s->open_src == n)
-			pend(s, n, true);
-		if (s->ncand >= BATCH_FLUSH || s->npend == BATCH_CAP)
+	while (!s->oom && hc_scan_share_claim(s->share, s->self, s->nseg ? s->seg[s->nseg - 1].n1 : 0, &b0, &b1)) {
+		if (!s->nseg || s->seg[s->nseg - 1].n1 != b0) {
+			/* the edges waiting belong to the segment before: they go first */
 			flush(s);
-		done += hc_graph_node_size(s->g, n);
-		if (!(n & 0xfff)) {
-			hc_release_cursor_advance(&s->release, hc_graph_node_addr(s->g, n));
-			__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
-			if (s->progress)
-				report(s, 0);
+			if (s->oom || !new_segment(s, b0)) {
+				s->oom = true;
+				break;
+			}
+			/* a jump forward must not let go of the pages between */
+			s->release.from = 0;
 		}
+		for (uint32_t n = b0; n < b1 && !s->oom; n++) {
+			/* a node resolved in parts is still open: its last part closes it, queued words or not */
+			if (scan_node(s, &span, n) || s->open_src == n)
+				pend(s, n, true);
+			if (s->ncand >= BATCH_FLUSH || s->npend == BATCH_CAP)
+				flush(s);
+			done += hc_graph_node_size(s->g, n);
+			if (!(n & 0xfff)) {
+				hc_release_cursor_advance(&s->release, hc_graph_node_addr(s->g, n));
+				__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
+				if (s->progress)
+					report(s, 0);
+			}
+		}
+		s->seg[s->nseg - 1].n1 = b1;
 	}
 	if (!s->oom)
 		flush(s);
 	__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Moves len edges from src at position from to dst at position to (the two may be one buffer). */
+static void move_edges(struct edges *dst, uint64_t to, const struct edges *src, uint64_t from, uint64_t len)
+{
+	memmove(dst->to + to, src->to + from, len * sizeof(*dst->to));
+	memmove(dst->flags + to, src->flags + from, len);
+	memmove(dst->slot + to, src->slot + from, len * sizeof(*dst->slot));
+}
+
+/*
+ * Puts both threads' edges in node order in sc[0]'s buffers, grown to hold
+ * them all. sc[0]'s segments are in node order in its buffers
+ * (scan_share.h), so each moves up to its place, last first (never onto
+ * one not yet moved), and sc[1]'s, in any order, are copied into the gaps.
+ */
+static struct hc_error *merge_edges(struct scanner *sc, uint32_t nnodes)
+{
+	struct edges *e0 = &sc[0].e, *e1 = &sc[1].e;
+	uint64_t ne = e0->n + e1->n;
+	uint32_t ns = sc[0].nseg + sc[1].nseg, k = 0;
+	struct placed {
+		struct hc_scan_segment s;
+		unsigned thread;
+		uint64_t len, dest;
+	} *p = malloc((ns ? ns : 1) * sizeof(*p));
+	if (!p || !edges_reserve(e0, e1->n)) {
+		free(p);
+		return &hc_error_nomem;
+	}
+	bool ordered = true;
+	for (unsigned t = 0; t < 2; t++)
+		for (uint32_t i = 0; i < sc[t].nseg; i++) {
+			uint64_t end = i + 1 < sc[t].nseg ? sc[t].seg[i + 1].e0 : sc[t].e.n;
+			p[k++] = (struct placed){ sc[t].seg[i], t, end - sc[t].seg[i].e0, 0 };
+			ordered &= t == 1 || !i || sc[t].seg[i - 1].n1 <= sc[t].seg[i].n0;
+		}
+	/* few segments: an insertion sort by first node, then each one's place in the result */
+	for (uint32_t i = 1; i < ns; i++)
+		for (uint32_t j = i; j > 0 && p[j - 1].s.n0 > p[j].s.n0; j--) {
+			struct placed x = p[j];
+			p[j] = p[j - 1];
+			p[j - 1] = x;
+		}
+	uint64_t at = 0;
+	uint32_t covered = 0;
+	for (uint32_t i = 0; i < ns && p[i].s.n0 == covered; i++) {
+		covered = p[i].s.n1;
+		p[i].dest = at;
+		at += p[i].len;
+	}
+	/* cannot happen (scan_share.c): the blocks tile the nodes, and thread 0's ascend */
+	if (covered != nnodes || !ordered) {
+		free(p);
+		return hc_error_create(HC_ERR_INTERNAL, "graph: the scanned ranges do not tile the nodes in order");
+	}
+	for (uint32_t i = ns; i-- > 0;)
+		if (p[i].thread == 0 && p[i].dest != p[i].s.e0)
+			move_edges(e0, p[i].dest, e0, p[i].s.e0, p[i].len);
+	for (uint32_t i = 0; i < ns; i++)
+		if (p[i].thread == 1)
+			move_edges(e0, p[i].dest, e1, p[i].s.e0, p[i].len);
+	free(p);
+	e0->n = ne;
+	return NULL;
 }
 
 static void *scan_thread(void *arg)
@@ -810,7 +915,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	for (uint32_t i = 0; i < n; i++)
 		node_bytes += hc_graph_node_size(g, i);
 	uint64_t rbytes = roots_bytes(g), total = node_bytes + rbytes;
-	/* the calling thread scans the first nodes and then the roots; the other thread the rest */
+	/* the calling thread scans the roots and then the first nodes; the other thread the rest, to start with */
 	uint32_t split = n;
 	if (nthreads == 2) {
 		uint64_t want = total / 2 > rbytes ? total / 2 - rbytes : 0, acc = 0;
@@ -838,10 +943,14 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		sc[0].total = total;
 		sc[0].next_report = PROGRESS_STEP;
 	}
-	sc[0].n0 = 0;
-	sc[0].n1 = split;
-	sc[1].n0 = split;
-	sc[1].n1 = n;
+	if (nthreads == 2 && opts && opts->scan_split && opts->scan_split < n)
+		split = opts->scan_split;
+	struct hc_scan_share share;
+	hc_scan_share_init(&share, split, n, opts ? opts->scan_block : 0);
+	for (unsigned i = 0; i < 2; i++) {
+		sc[i].share = &share;
+		sc[i].self = i;
+	}
 	/* guess one edge per node, so most scans never grow their buffer */
 	bool ok = edges_reserve(&sc[0].e, split + 1) && edges_reserve(&sc[1].e, n - split + 1);
 	for (unsigned i = 0; i < 2; i++) {
@@ -864,7 +973,6 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	}
 	pthread_t worker;
 	bool threaded = split < n && pthread_create(&worker, NULL, scan_thread, &sc[1]) == 0;
-	scan_nodes(&sc[0]);
 
 	struct owner_state os = { .g = g, .t = t, .s = s, .cur = NONE, .cur_symbol = NONE };
 	uint32_t nmod = s ? s->nmodules : 0;
@@ -876,6 +984,7 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	} else {
 		os.oom = true;
 	}
+	scan_nodes(&sc[0]);
 	if (threaded)
 		pthread_join(worker, NULL);
 	else
@@ -894,7 +1003,6 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	struct hc_error *err = NULL;
 	if (sc[0].oom || sc[1].oom || os.oom)
 		err = &hc_error_nomem;
-	/* the first thread's nodes come first: the list is in address order */
 	if (!err) {
 		g->nword0_module = sc[0].nword0 + sc[1].nword0;
 		g->word0_module = malloc((g->nword0_module ? g->nword0_module : 1) * sizeof(*g->word0_module));
@@ -905,6 +1013,12 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 				memcpy(g->word0_module, sc[0].word0, sc[0].nword0 * sizeof(uint32_t));
 			if (sc[1].nword0)
 				memcpy(g->word0_module + sc[0].nword0, sc[1].word0, sc[1].nword0 * sizeof(uint32_t));
+			/* in address order: each thread's list is, but their ranges interleave once one steals */
+			bool sorted = true;
+			for (uint32_t i = 1; i < g->nword0_module && sorted; i++)
+				sorted = g->word0_module[i - 1] < g->word0_module[i];
+			if (!sorted)
+				qsort(g->word0_module, g->nword0_module, sizeof(uint32_t), cmp_u32);
 		}
 	}
 	free(sc[0].word0);
@@ -914,15 +1028,8 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		err = hc_error_create(HC_ERR_UNSUPPORTED, "%llu references: more than 32-bit edge ids hold",
 				      (unsigned long long)ne);
 	if (!err) {
-		/* the first thread's buffers grow to hold all; the second's are appended */
 		struct edges *e0 = &sc[0].e;
-		if (!edges_reserve(e0, sc[1].e.n)) {
-			err = &hc_error_nomem;
-		} else {
-			memcpy(e0->to + e0->n, sc[1].e.to, sc[1].e.n * sizeof(*e0->to));
-			memcpy(e0->flags + e0->n, sc[1].e.flags, sc[1].e.n);
-			memcpy(e0->slot + e0->n, sc[1].e.slot, sc[1].e.n * sizeof(*e0->slot));
-			e0->n = ne;
+		if (!(err = merge_edges(sc, n))) {
 			uint32_t *to = realloc(e0->to, (ne ? ne : 1) * sizeof(*to));
 			uint8_t *fl = realloc(e0->flags, ne ? ne : 1);
 			uint16_t *sl = realloc(e0->slot, (ne ? ne : 1) * sizeof(*sl));
@@ -945,6 +1052,8 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	}
 	edges_free(&sc[0].e);
 	edges_free(&sc[1].e);
+	free(sc[0].seg);
+	free(sc[1].seg);
 	if (!err)
 		err = owner_csr(&os);
 	free(os.re.owner);

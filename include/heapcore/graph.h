@@ -129,6 +129,12 @@ struct hc_graph_options {
 	void *progress_arg;
 	/* threads scanning the heap, at most 2 (the result is the same): 0 = 2 if 2 CPUs and a big heap */
 	unsigned threads;
+	/*
+	 * Tests: the nodes a scanning thread takes at a time (0 = 4096) and the
+	 * node the second thread starts at (0 = where the bytes split evenly).
+	 * Tiny blocks and a lopsided start make the threads steal from each other.
+	 */
+	uint32_t scan_block, scan_split;
 };
 
 /* The user address of a node: its chunk's address + 16. */

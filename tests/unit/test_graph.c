@@ -13,6 +13,7 @@
 #include "fixtures.h"
 #include "graph_program.h"
 #include "heapcore/graph.h"
+#include "scan_share.h"
 #include "suites.h"
 
 #define NONE UINT32_MAX
@@ -25,7 +26,7 @@ struct built {
 	char *out;                   /* what the program printed */
 };
 
-static bool build(struct built *b, unsigned threads)
+static bool build(struct built *b, unsigned threads, uint32_t scan_block, uint32_t scan_split)
 {
 	memset(b, 0, sizeof(*b));
 	const char *core = hc_fixture_make_core("graph_scenarios", gp_program);
@@ -35,7 +36,7 @@ static bool build(struct built *b, unsigned threads)
 	snprintf(path, sizeof(path), "%s/graph_scenarios.out", hc_fixture_tmpdir());
 	b->out = hc_fixture_read_file(path, NULL);
 	struct hc_symbol_options so = { 0 };
-	struct hc_graph_options go = { .threads = threads };
+	struct hc_graph_options go = { .threads = threads, .scan_block = scan_block, .scan_split = scan_split };
 	struct hc_error *err = hc_target_open_core(core, &b->t);
 	if (!err)
 		err = hc_symbols_open(b->t, &so, &b->s);
@@ -125,7 +126,7 @@ static uint32_t list_nodes(const struct built *b, uint64_t head, uint32_t *nodes
 static void test_roots_cover_every_thread_and_never_overlap(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	/* main, the coroutine's, the one on its own stack, the arena thread, the register thread */
 	CU_ASSERT_EQUAL(b.t->nthreads, 5);
@@ -188,7 +189,7 @@ static void test_roots_cover_every_thread_and_never_overlap(void)
 static void test_a_global_holds_its_list_through_an_owner_named_for_it(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t head = node_for(&b, "global");
 	CU_ASSERT_FATAL(head != NONE);
@@ -224,7 +225,7 @@ static void test_a_global_holds_its_list_through_an_owner_named_for_it(void)
 static void test_a_stack_variable_holds_its_list_through_its_thread_stack(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t head = node_for(&b, "stack");
 	CU_ASSERT_FATAL(head != NONE);
@@ -244,7 +245,7 @@ static void test_a_stack_variable_holds_its_list_through_its_thread_stack(void)
 static void test_a_register_holds_a_node(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	if (b.t->arch != HC_ARCH_X86_64) {
 		/* the scenario parks the pointer in r12 with x86-64 assembly */
 		built_free(&b);
@@ -269,7 +270,7 @@ static void test_a_register_holds_a_node(void)
 static void test_an_mmapped_allocation_is_a_node_scanned_to_its_end(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t big = node_for(&b, "big"), child = node_for(&b, "big_child");
 	CU_ASSERT_FATAL(big != NONE && child != NONE);
@@ -292,7 +293,7 @@ static void test_an_mmapped_allocation_is_a_node_scanned_to_its_end(void)
 static void test_interior_pointers_are_flagged(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t base = node_for(&b, "interior"), holder = node_for(&b, "holder"), target = node_for(&b, "interior_b");
 	CU_ASSERT_FATAL(base != NONE && holder != NONE && target != NONE);
@@ -314,7 +315,7 @@ static void test_interior_pointers_are_flagged(void)
 static void test_a_second_threads_arena_is_scanned_and_held_by_its_stack(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t head = node_for(&b, "thread_list");
 	CU_ASSERT_FATAL(head != NONE);
@@ -362,7 +363,7 @@ static void check_stack_in_chunk(const struct built *b, const char *key, const c
 static void test_a_stack_in_a_heap_chunk_ends_with_the_chunk(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	check_stack_in_chunk(&b, "own_stack", "own_stack_list");
 	check_stack_in_chunk(&b, "co_stack", "co_list");
 	/* nothing after the coroutine's stack in the heap is taken for stack: the anchor is g_anchor's only */
@@ -376,7 +377,7 @@ static void test_a_stack_in_a_heap_chunk_ends_with_the_chunk(void)
 static void test_a_cached_stack_of_an_exited_thread_is_no_root(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	uint32_t v = node_for(&b, "dead_stack");
 	CU_ASSERT_FATAL(v != NONE);
 	CU_ASSERT_EQUAL(b.g->root_kinds[v], 0);
@@ -387,7 +388,7 @@ static void test_a_cached_stack_of_an_exited_thread_is_no_root(void)
 static void test_lookup_boundaries(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	uint32_t v = node_for(&b, "anchor");
 	CU_ASSERT_FATAL(v != NONE);
@@ -423,7 +424,7 @@ static void test_lookup_boundaries(void)
 static void test_csr_arrays_agree(void)
 {
 	struct built b;
-	CU_ASSERT_FATAL(build(&b, 0));
+	CU_ASSERT_FATAL(build(&b, 0, 0, 0));
 	const struct hc_graph *g = b.g;
 	CU_ASSERT_EQUAL(g->out_start[0], 0);
 	CU_ASSERT_EQUAL(g->out_start[g->nnodes], g->nedges);
@@ -455,25 +456,149 @@ static void test_csr_arrays_agree(void)
 	built_free(&b);
 }
 
-static void test_one_or_two_threads_build_the_same_graph(void)
+/* Every array the scan fills, equal in x and y. */
+static void assert_same_graph(const struct hc_graph *x, const struct hc_graph *y)
 {
-	struct built a, b;
-	CU_ASSERT_FATAL(build(&a, 1));
-	CU_ASSERT_FATAL(build(&b, 2));
-	const struct hc_graph *x = a.g, *y = b.g;
 	CU_ASSERT_FATAL(x->nnodes == y->nnodes && x->nedges == y->nedges && x->nowners == y->nowners &&
-			x->nroots == y->nroots);
+			x->nroots == y->nroots && x->nword0_module == y->nword0_module);
 	uint32_t n = x->nnodes;
 	CU_ASSERT_EQUAL(memcmp(x->chunk, y->chunk, n * 4ull), 0);
 	CU_ASSERT_EQUAL(memcmp(x->out_start, y->out_start, (n + 1) * 4ull), 0);
 	CU_ASSERT_EQUAL(memcmp(x->out, y->out, x->nedges * 4), 0);
 	CU_ASSERT_EQUAL(memcmp(x->out_flags, y->out_flags, x->nedges), 0);
+	CU_ASSERT_EQUAL(memcmp(x->out_slot, y->out_slot, x->nedges * 2), 0);
+	CU_ASSERT_EQUAL(memcmp(x->in_start, y->in_start, (n + 1) * 4ull), 0);
 	CU_ASSERT_EQUAL(memcmp(x->in, y->in, x->nedges * 4), 0);
+	CU_ASSERT_EQUAL(memcmp(x->in_flags, y->in_flags, x->nedges), 0);
 	CU_ASSERT_EQUAL(memcmp(x->root_kinds, y->root_kinds, n), 0);
+	CU_ASSERT_EQUAL(memcmp(x->sig_code, y->sig_code, n * 4ull), 0);
+	CU_ASSERT_EQUAL(memcmp(x->word0_module, y->word0_module, x->nword0_module * 4ull), 0);
 	for (uint32_t o = 0; o < x->nowners; o++)
 		CU_ASSERT_STRING_EQUAL(x->owners[o].name, y->owners[o].name);
+}
+
+static void test_one_or_two_threads_build_the_same_graph(void)
+{
+	struct built a, b;
+	CU_ASSERT_FATAL(build(&a, 1, 0, 0));
+	CU_ASSERT_FATAL(build(&b, 2, 0, 0));
+	assert_same_graph(a.g, b.g);
 	built_free(&a);
 	built_free(&b);
+}
+
+/*
+ * Lopsided starts, in blocks of a node or a few. When the second thread
+ * starts with the last node alone, it takes the back half of the first's
+ * range over and over while the first scans the roots; when the first
+ * starts with node 0 alone, it does the same to the second's range after
+ * the roots, each half it takes below the one before (its segments out of
+ * node order in its buffers). The segments they leave must still make the
+ * one-thread graph, edge for edge, whichever thread scanned what.
+ */
+static void test_threads_stealing_each_others_nodes_build_the_same_graph(void)
+{
+	struct built a;
+	CU_ASSERT_FATAL(build(&a, 1, 0, 0));
+	for (uint32_t round = 0; round < 12; round++) {
+		struct built b;
+		CU_ASSERT_FATAL(build(&b, 2, 1 + round % 3, round % 2 ? 1 : a.g->nnodes - 1));
+		assert_same_graph(a.g, b.g);
+		built_free(&b);
+	}
+	built_free(&a);
+}
+
+/* Claims for thread t until it gets a block, or false; its blocks so far end at *last. */
+static bool claim_for(struct hc_scan_share *sh, unsigned t, uint32_t *last, uint32_t *n0, uint32_t *n1)
+{
+	if (!hc_scan_share_claim(sh, t, *last, n0, n1))
+		return false;
+	*last = *n1;
+	return true;
+}
+
+static void test_a_thread_out_of_nodes_takes_the_back_half_of_the_others_range(void)
+{
+	struct hc_scan_share sh;
+	uint32_t last[2] = { 0, 0 }, a, b;
+	hc_scan_share_init(&sh, 90, 100, 10);
+	CU_ASSERT(claim_for(&sh, 1, &last[1], &a, &b) && a == 90 && b == 100);
+	/* its own range is empty: half of thread 0's [0, 90) */
+	CU_ASSERT(claim_for(&sh, 1, &last[1], &a, &b) && a == 45 && b == 55);
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 0 && b == 10);
+	/* thread 0 ends where thread 1 began taking */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && b == 20 + 10 * (uint32_t)i);
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 40 && b == 45);
+	/* [55, 90) is thread 1's: thread 0 takes its back half, above all it scanned */
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 72 && b == 82);
+}
+
+static void test_thread_0_leaves_a_range_below_what_it_scanned_alone(void)
+{
+	struct hc_scan_share sh;
+	uint32_t last[2] = { 0, 0 }, a, b;
+	hc_scan_share_init(&sh, 10, 100, 5);
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 0 && b == 5);
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 5 && b == 10);
+	CU_ASSERT(claim_for(&sh, 0, &last[0], &a, &b) && a == 55 && b == 60);
+	CU_ASSERT(claim_for(&sh, 1, &last[1], &a, &b) && a == 10 && b == 15);
+	while (last[0] < 100)
+		CU_ASSERT_FATAL(claim_for(&sh, 0, &last[0], &a, &b));
+	/* thread 1 still has [15, 55), below thread 0's last block: thread 0 is done */
+	CU_ASSERT_FALSE(claim_for(&sh, 0, &last[0], &a, &b));
+	uint32_t next = 15;
+	while (claim_for(&sh, 1, &last[1], &a, &b)) {
+		CU_ASSERT(a == next);
+		next = b;
+	}
+	CU_ASSERT_EQUAL(next, 55);
+}
+
+/*
+ * Whatever order the two threads ask in, the blocks cover every node once,
+ * each thread ends only when nothing worth taking is left, and thread 0's
+ * blocks ascend (graph.c moves its edges up in place on that promise).
+ */
+static void test_scan_blocks_tile_the_nodes_in_any_interleaving(void)
+{
+	static const uint32_t sizes[] = { 0, 1, 5, 100, 4097, 30000 }, blocks[] = { 1, 2, 3, 7, 64, 4096 };
+	uint64_t x = 88172645463325252ull;
+	uint8_t *seen = malloc(30000);
+	CU_ASSERT_FATAL(seen != NULL);
+	for (unsigned round = 0; round < 600; round++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint32_t n = sizes[round % 6], block = blocks[(round / 6) % 6];
+		uint32_t split = n ? (uint32_t)(x % (n + 1)) : 0;
+		struct hc_scan_share sh;
+		hc_scan_share_init(&sh, split, n, block);
+		memset(seen, 0, n);
+		uint32_t last[2] = { 0, 0 }, left0 = 0, covered = 0;
+		bool done[2] = { false, false }, ascending = true, once = true;
+		while (!done[0] || !done[1]) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			unsigned t = done[0] ? 1 : done[1] ? 0 : (unsigned)(x >> 11) & 1;
+			uint32_t a, b;
+			if (!claim_for(&sh, t, &last[t], &a, &b)) {
+				done[t] = true;
+				continue;
+			}
+			if (t == 0) {
+				ascending &= a >= left0;
+				left0 = b;
+			}
+			for (uint32_t v = a; v < b; v++) {
+				once &= !seen[v];
+				seen[v] = 1;
+			}
+			covered += b - a;
+		}
+		CU_ASSERT(once);
+		CU_ASSERT(ascending);
+		CU_ASSERT_EQUAL(covered, n);
+	}
+	free(seen);
 }
 
 void hc_test_register_graph(void)
@@ -491,4 +616,10 @@ void hc_test_register_graph(void)
 	CU_add_test(s, "lookup boundaries", test_lookup_boundaries);
 	CU_add_test(s, "CSR arrays agree", test_csr_arrays_agree);
 	CU_add_test(s, "one or two threads build the same graph", test_one_or_two_threads_build_the_same_graph);
+	CU_add_test(s, "a thread out of nodes takes the back half of the other's range",
+		    test_a_thread_out_of_nodes_takes_the_back_half_of_the_others_range);
+	CU_add_test(s, "thread 0 leaves a range below what it scanned alone", test_thread_0_leaves_a_range_below_what_it_scanned_alone);
+	CU_add_test(s, "scan blocks tile the nodes in any interleaving", test_scan_blocks_tile_the_nodes_in_any_interleaving);
+	CU_add_test(s, "threads stealing each other's nodes build the same graph",
+		    test_threads_stealing_each_others_nodes_build_the_same_graph);
 }
