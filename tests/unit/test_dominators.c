@@ -57,6 +57,25 @@ static void test_a_node_held_by_two_owners_is_dominated_by_the_virtual_root(void
 	hand_graph_free(g);
 }
 
+/*
+ * Node 1's one node predecessor is 0, but the DFS reaches 1 first from owner
+ * 2: a single predecessor is the idom only when it is the DFS parent.
+ */
+static void test_a_single_predecessor_that_is_not_the_dfs_parent_does_not_dominate(void)
+{
+	/* owner 2 -> 1; owner 3 -> 0 -> 1 */
+	struct hand_edge e[] = { { 2, 1 }, { 3, 0 }, { 0, 1 } };
+	struct hc_graph *g = hand_graph(2, 2, e, 3, NULL);
+	struct hc_dominators *d = dominators(g);
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(d->idom[1], ROOT);
+	CU_ASSERT_EQUAL(d->idom[0], 3);
+	CU_ASSERT_EQUAL(d->retained[0], HAND_SIZE);
+	CU_ASSERT_EQUAL(d->retained[2], 0);
+	hc_dominators_destroy(d);
+	hand_graph_free(g);
+}
+
 static void test_retained_size_of_a_list_head_is_the_whole_list(void)
 {
 	/* owner 4 -> 0 -> 1 -> 2 -> 3 */
@@ -253,10 +272,15 @@ static void test_without_owners_every_node_is_leaked(void)
 	hand_graph_free(g);
 }
 
+/*
+ * The reverse edge corrupted is one of node 1's two: a vertex with a single
+ * predecessor whose DFS parent is a node never reads its reverse edge.
+ */
 static void test_an_edge_to_a_node_that_does_not_exist_is_an_internal_error(void)
 {
-	struct hand_edge e[] = { { 2, 0 }, { 0, 1 } };
-	struct hc_graph *g = hand_graph(2, 1, e, 2, NULL);
+	struct hand_edge e[] = { { 3, 0 }, { 0, 1 }, { 0, 2 }, { 2, 1 } };
+	struct hc_graph *g = hand_graph(3, 1, e, 4, NULL);
+	CU_ASSERT_FATAL(g->in_start[1] == 0 && g->in_start[2] == 2);
 	g->out[0] = 7;
 	struct hc_dominators *d = NULL;
 	struct hc_error *err = hc_dominators_compute(g, &d);
@@ -423,6 +447,8 @@ void hc_test_register_dominators(void)
 	CU_pSuite s = CU_add_suite("dominators", NULL, NULL);
 	CU_add_test(s, "an owner is dominated by the virtual root", test_an_owner_is_dominated_by_the_virtual_root);
 	CU_add_test(s, "a node held by two owners is dominated by the virtual root", test_a_node_held_by_two_owners_is_dominated_by_the_virtual_root);
+	CU_add_test(s, "a single predecessor that is not the DFS parent does not dominate",
+		    test_a_single_predecessor_that_is_not_the_dfs_parent_does_not_dominate);
 	CU_add_test(s, "the retained size of a list head is the whole list", test_retained_size_of_a_list_head_is_the_whole_list);
 	CU_add_test(s, "leaked nodes are not in the tree", test_leaked_nodes_are_not_in_the_tree);
 	CU_add_test(s, "the join of a diamond is dominated by its top", test_the_join_of_a_diamond_is_dominated_by_its_top);
