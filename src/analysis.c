@@ -35,13 +35,23 @@ static double now(void)
 /* Below this many allocations types run after the other phases: a thread would cost more than it saves. */
 #define MIN_NODES_BESIDE 65536
 
-/* The types and chains phases, on a thread of their own beside leaks and dominators. */
+/*
+ * The types phase, on a thread of its own beside dominators and leaks; then
+ * chains, on whichever of the two threads is done first (chains_taken).
+ */
 struct types_job {
 	struct hc_analysis *a;
 	unsigned threads;
 	struct hc_error *err;
+	bool chains_taken;
+	bool chains_here;          /* this thread computed the chains */
 	double types_seconds, chains_seconds;
 };
+
+static bool take_chains(struct types_job *j)
+{
+	return !__atomic_exchange_n(&j->chains_taken, true, __ATOMIC_ACQ_REL);
+}
 
 static void *types_run(void *arg)
 {
@@ -51,9 +61,11 @@ static void *types_run(void *arg)
 	j->err = hc_types_infer_opts(j->a->graph, j->a->symbols, &to, &j->a->types);
 	double mid = now();
 	j->types_seconds = mid - start;
-	if (!j->err)
+	if (!j->err && take_chains(j)) {
+		j->chains_here = true;
 		j->err = hc_chains_compute(j->a->graph, &j->a->chains);
-	j->chains_seconds = now() - mid;
+		j->chains_seconds = now() - mid;
+	}
 	return NULL;
 }
 
@@ -92,7 +104,7 @@ static struct hc_error *run_phase(struct hc_analysis *a, const struct hc_analysi
 		err = hc_graph_build(t, s, a->heap, &opts->graph, &a->graph);
 		break;
 	case HC_PHASE_LEAKS:
-		err = hc_leaks_classify(a->graph, &a->leaks);
+		err = hc_leaks_classify(a->graph, a->dominators, &a->leaks);
 		break;
 	case HC_PHASE_DOMINATORS:
 		err = hc_dominators_compute(a->graph, &a->dominators);
@@ -142,16 +154,17 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	if (pop)
 		a->pool = hc_pool_begin((size_t)(t->image_size / 32 + 1) * POOL_BYTES_PER_CHUNK);
 	static const enum hc_phase before[] = { HC_PHASE_WALK, HC_PHASE_UNWIND, HC_PHASE_GRAPH };
-	static const enum hc_phase beside[] = { HC_PHASE_LEAKS, HC_PHASE_DOMINATORS };
+	/* leaks after dominators: which nodes are anchored comes from the dominators' DFS */
+	static const enum hc_phase beside[] = { HC_PHASE_DOMINATORS, HC_PHASE_LEAKS };
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]) && !err; i++)
 		err = run_phase(a, opts, &rss, pop, before[i]);
 	/*
 	 * Types and chains read the graph (types the core too), and nothing
-	 * else reads them until the report: with two CPUs they run on one
-	 * beside leaks and dominators on the other. The four passes are
-	 * single-threaded, so the wall time is the longer of the two sides, not
-	 * the sum; the split balances the sides on the benchmark core
-	 * (docs/benchmarks.md). The peak memory of types and chains is then the
+	 * else reads them until the report: with two CPUs types run on one
+	 * beside dominators and leaks on the other, and chains on whichever
+	 * is done first. The four passes are single-threaded, so the wall time
+	 * is the longer of the two sides, not the sum (docs/benchmarks.md).
+	 * The peak memory of types (and chains, on its thread) is then the
 	 * highest of the phases they ran beside.
 	 */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -165,6 +178,8 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]) && !err; i++)
 		err = run_phase(a, opts, &rss, pop, beside[i]);
 	if (beside_started) {
+		if (!err && take_chains(&job))
+			err = run_phase(a, opts, &rss, pop, HC_PHASE_CHAINS);
 		pthread_join(th, NULL);
 		if (!err)
 			err = job.err;
@@ -172,16 +187,21 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 			hc_error_destroy(job.err);
 		hc_target_release_pages(t);
 		a->seconds[HC_PHASE_TYPES] = job.types_seconds;
-		a->seconds[HC_PHASE_CHAINS] = job.chains_seconds;
 		uint64_t peak = hc_rss_sampler_peak(&rss);
 		for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]); i++)
 			if (a->peak_bytes[beside[i]] > peak)
 				peak = a->peak_bytes[beside[i]];
-		a->peak_bytes[HC_PHASE_TYPES] = a->peak_bytes[HC_PHASE_CHAINS] = peak;
+		a->peak_bytes[HC_PHASE_TYPES] = peak;
+		if (job.chains_here) {
+			a->seconds[HC_PHASE_CHAINS] = job.chains_seconds;
+			a->peak_bytes[HC_PHASE_CHAINS] = peak;
+		}
 		if (opts->phase) {
 			opts->phase(HC_PHASE_TYPES, 1, opts->phase_arg);
-			opts->phase(HC_PHASE_CHAINS, 0, opts->phase_arg);
-			opts->phase(HC_PHASE_CHAINS, 1, opts->phase_arg);
+			if (job.chains_here) {
+				opts->phase(HC_PHASE_CHAINS, 0, opts->phase_arg);
+				opts->phase(HC_PHASE_CHAINS, 1, opts->phase_arg);
+			}
 		}
 	} else {
 		if (!err)

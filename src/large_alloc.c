@@ -28,6 +28,23 @@ void hc_populate(void *p, size_t bytes)
 		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
+/*
+ * Faults in the pages of [p, p + bytes) for writing one by one, writing
+ * nothing: an atomic add of 0 leaves a page other threads already use as it
+ * is. Slower than hc_populate, but a fault takes only its mapping's lock,
+ * where MADV_POPULATE_WRITE holds the whole address space's: a populator at
+ * nice 19, preempted while holding that, stalls every mmap (and the page
+ * faults queued behind it) for as long as the busy threads keep it off the
+ * CPU.
+ */
+static void populate_by_touch(uint8_t *p, size_t bytes)
+{
+	const uintptr_t page = 4096;
+	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), end = (uintptr_t)p + bytes;
+	for (; a < end; a += page)
+		__atomic_fetch_add((uint8_t *)a, 0, __ATOMIC_RELAXED);
+}
+
 /* blocks kept by hc_free_large: few, and only big ones, so that holding them costs little */
 #define CACHE_SLOTS 4
 #define CACHE_MIN (8u << 20)
@@ -101,6 +118,8 @@ bool hc_pool_begin(size_t bytes)
 	return ok;
 }
 
+static void populator_background(struct hc_populator *p, uint8_t *base, size_t upto);
+
 void hc_pool_populate(struct hc_populator *p, size_t upto)
 {
 	pthread_mutex_lock(&pool.lock);
@@ -109,7 +128,7 @@ void hc_pool_populate(struct hc_populator *p, size_t upto)
 		pool.populated = to;
 	pthread_mutex_unlock(&pool.lock);
 	if (pool.base && to > from && p)
-		hc_populator_request(p, pool.base + from, to - from);
+		populator_background(p, pool.base, to);
 }
 
 void hc_pool_end(void)
@@ -214,6 +233,14 @@ void hc_large_cache_drain(void)
 
 #define POPULATOR_QUEUE 16
 
+/*
+ * The queue holds what a pass writes next (the chunk table's next window)
+ * and comes first; the pool is populated in the background, from its start
+ * up to bg_goal, whenever the queue is empty. Queued behind the pool's
+ * windows, the table's would wait for them whenever populating falls
+ * behind the walk (it needs 64 bytes a chunk to the walk's 13), and the
+ * walk would clear the table's pages itself.
+ */
 struct hc_populator {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -221,6 +248,8 @@ struct hc_populator {
 	void *ptr[POPULATOR_QUEUE];
 	size_t bytes[POPULATOR_QUEUE];
 	unsigned head, count;
+	uint8_t *bg_base;
+	size_t bg_done, bg_goal;
 	bool busy, stop;
 };
 
@@ -234,19 +263,34 @@ static void *populator_run(void *arg)
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->count && !p->stop)
+		while (!p->count && p->bg_done >= p->bg_goal && !p->stop)
 			pthread_cond_wait(&p->work, &p->lock);
 		if (p->stop)
 			break;
-		uint8_t *ptr = p->ptr[p->head];
-		size_t bytes = p->bytes[p->head];
-		p->head = (p->head + 1) % POPULATOR_QUEUE;
-		p->count--;
+		uint8_t *ptr;
+		size_t bytes;
+		bool queued = p->count;
+		if (queued) {
+			ptr = p->ptr[p->head];
+			bytes = p->bytes[p->head];
+			p->head = (p->head + 1) % POPULATOR_QUEUE;
+			p->count--;
+		} else {
+			/* a step of the background at a time, so that a queued request waits no longer */
+			ptr = p->bg_base + p->bg_done;
+			bytes = p->bg_goal - p->bg_done < POPULATOR_STEP ? p->bg_goal - p->bg_done : POPULATOR_STEP;
+			p->bg_done += bytes;
+		}
+		bool background = !queued;
 		p->busy = true;
 		pthread_mutex_unlock(&p->lock);
 		for (size_t done = 0; done < bytes && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED);) {
 			size_t n = bytes - done < POPULATOR_STEP ? bytes - done : POPULATOR_STEP;
-			hc_populate(ptr + done, n);
+			/* the pool goes on populating while the later phases run: page by page */
+			if (background)
+				populate_by_touch(ptr + done, n);
+			else
+				hc_populate(ptr + done, n);
 			done += n;
 		}
 		pthread_mutex_lock(&p->lock);
@@ -307,6 +351,20 @@ void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes)
 		pthread_mutex_unlock(&p->lock);
 	}
 	hc_populate(ptr, bytes);
+}
+
+static void populator_background(struct hc_populator *p, uint8_t *base, size_t upto)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->bg_base != base) {
+		p->bg_base = base;
+		p->bg_done = p->bg_goal = 0;
+	}
+	if (upto > p->bg_goal) {
+		p->bg_goal = upto;
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 void hc_populator_wait(struct hc_populator *p)

@@ -51,7 +51,7 @@ void hc_large_cache_drain(void);
  * Arrays from hc_alloc_large must be freed with hc_free_large.
  */
 bool hc_pool_begin(size_t bytes);
-/* Has p populate the pool up to `upto` bytes from its start (what is not yet). */
+/* Has p populate the pool up to `upto` bytes from its start (what is not yet), when it has nothing queued. */
 void hc_pool_populate(struct hc_populator *p, size_t upto);
 void hc_pool_end(void);
 /* Whether p was carved from the pool. */
@@ -60,8 +60,9 @@ bool hc_pool_owns(const void *p);
 /*
  * A thread that populates ranges a pass will write soon, so that a
  * single-threaded pass (the allocator walk) does not clear its own pages:
- * the idle CPU does. Requests are queued; with no thread (one CPU, or
- * pthread_create failing) or a full queue they run at once, in the caller.
+ * the idle CPU does. Requests are queued, ahead of the pool's; with no
+ * thread (one CPU, or pthread_create failing) or a full queue they run at
+ * once, in the caller.
  */
 struct hc_populator *hc_populator_start(void);
 void hc_populator_request(struct hc_populator *p, void *ptr, size_t bytes);

@@ -1,12 +1,16 @@
 /*
- * Leak classification over the reference graph: which root kinds reach each
- * node, which nodes nothing reaches (leaked), which of those nothing points
- * to at all (unreferenced), and the clusters the leaked ones form.
+ * Leak classification over the reference graph: which nodes nothing
+ * reaches (leaked), which of those nothing points to at all
+ * (unreferenced), and the clusters the leaked ones form; and, asked of one
+ * node, which root kinds reach it.
  *
  * Everything is iterative over the CSR arrays (15 M nodes: no recursion):
- *   - reach: one worklist propagation of root-kind bitmasks along out-edges;
- *     a node is queued again only when its mask gains a bit, so at most
- *     HC_ROOT_KIND_COUNT times;
+ *   - anchored: the nodes the dominators' DFS reached, when the caller has
+ *     the dominators (it is the same search), else a breadth-first search
+ *     of its own from the owners;
+ *   - reached by (hc_leaks_reached_by): the node's ancestors, searched
+ *     backwards along in-edges when asked. Only explain asks, for one
+ *     node, so no pass over the whole graph keeps a mask per node;
  *   - cycles: Kahn's algorithm on the leaked subgraph (every edge into a
  *     leaked node comes from a leaked node); what it cannot peel off lies on
  *     or after a cycle;
@@ -36,69 +40,94 @@ static uint64_t node_bytes(const struct hc_graph *g, uint32_t v)
 	return h->chunk_state[c] == HC_CHUNK_MMAPPED ? hc_graph_node_bytes(g, v) : hc_glibc_chunk_size(h, c);
 }
 
-/* In a mask while propagating: the node waits in the queue (root kinds use bits 0-4). */
-#define QUEUED 0x80
 /* Nodes taken from the queue at once, their edges and targets prefetched before any is worked on. */
 #define REACH_BATCH 32
 
 /*
- * Propagates root-kind bits along out-edges from the nodes roots point at.
- * The queue is a ring of n slots (a node is in it at most once at a time).
- * Nodes are taken in batches whose CSR rows and targets' masks are
- * prefetched first: a node's targets are anywhere in the heap, and waiting
- * for them one by one is most of the cost. Each node is still worked on in
- * queue order, reading its mask when its turn comes, so the result is that
- * of the one-at-a-time loop.
+ * Sets seen[v] for every node the owners reach, breadth-first. The queue
+ * holds each node once. Nodes are taken in batches whose CSR rows and
+ * targets' marks are prefetched first: a node's targets are anywhere in
+ * the heap, and waiting for them one by one is most of the cost.
  */
-static void reach(const struct hc_graph *g, uint8_t *mask, uint32_t *queue)
+static void reach(const struct hc_graph *g, uint8_t *seen, uint32_t *queue)
 {
-	uint32_t n = g->nnodes, head = 0, count = 0;
+	uint32_t n = g->nnodes, head = 0, tail = 0;
 	const uint32_t *st = g->out_start, *out = g->out;
+	memset(seen, 0, n);
 	/* the owners' edges say the same as root_kinds for a built graph; a graph made by hand may have only them */
-	for (uint32_t v = 0; v < n; v++)
-		mask[v] = g->root_kinds ? g->root_kinds[v] : 0;
-	for (uint32_t o = 0; o < g->nowners; o++)
-		for (uint32_t i = g->owner_out_start[o]; i < g->owner_out_start[o + 1]; i++)
-			mask[g->owner_out[i]] |= (uint8_t)(1u << g->owners[o].kind);
-	for (uint32_t v = 0; v < n; v++) {
-		if (mask[v]) {
-			queue[count++] = v;
-			mask[v] |= QUEUED;
+	for (uint32_t v = 0; g->root_kinds && v < n; v++)
+		if (g->root_kinds[v]) {
+			seen[v] = 1;
+			queue[tail++] = v;
+		}
+	for (uint32_t i = 0; g->nowners && i < g->owner_out_start[g->nowners]; i++) {
+		uint32_t v = g->owner_out[i];
+		if (v < n && !seen[v]) {
+			seen[v] = 1;
+			queue[tail++] = v;
 		}
 	}
-	while (count) {
-		uint32_t k = count < REACH_BATCH ? count : REACH_BATCH, batch[REACH_BATCH];
-		for (uint32_t j = 0; j < k; j++) {
-			batch[j] = queue[head];
-			head = head + 1 == n ? 0 : head + 1;
-			__builtin_prefetch(&st[batch[j]]);
-		}
-		count -= k;
+	while (head < tail) {
+		uint32_t k = tail - head < REACH_BATCH ? tail - head : REACH_BATCH;
 		for (uint32_t j = 0; j < k; j++)
-			__builtin_prefetch(&out[st[batch[j]]]);
+			__builtin_prefetch(&st[queue[head + j]]);
 		for (uint32_t j = 0; j < k; j++)
-			for (uint32_t i = st[batch[j]]; i < st[batch[j] + 1]; i++)
-				__builtin_prefetch(&mask[out[i]]);
+			__builtin_prefetch(&out[st[queue[head + j]]]);
+		for (uint32_t j = 0; j < k; j++)
+			for (uint32_t i = st[queue[head + j]]; i < st[queue[head + j] + 1]; i++)
+				__builtin_prefetch(&seen[out[i]]);
 		for (uint32_t j = 0; j < k; j++) {
-			uint32_t u = batch[j];
-			uint8_t m = mask[u] & (uint8_t)~QUEUED;
-			mask[u] = m;
+			uint32_t u = queue[head++];
 			for (uint32_t i = st[u]; i < st[u + 1]; i++) {
 				uint32_t w = out[i];
-				uint8_t mw = mask[w];
-				if (((mw | m) & (uint8_t)~QUEUED) == (mw & (uint8_t)~QUEUED))
-					continue;
-				if (mw & QUEUED) {
-					mask[w] = mw | m;
-					continue;
+				if (!seen[w]) {
+					seen[w] = 1;
+					queue[tail++] = w;
 				}
-				mask[w] = mw | m | QUEUED;
-				uint64_t tail = (uint64_t)head + count;
-				queue[tail >= n ? tail - n : tail] = w;
-				count++;
 			}
 		}
 	}
+}
+
+bool hc_leaks_reached_by(const struct hc_graph *g, uint32_t node, uint8_t *kinds)
+{
+	*kinds = 0;
+	uint32_t n = g->nnodes;
+	if (node >= n)
+		return true;
+	/* the node and its ancestors: a bit each, and a queue as long as they are many */
+	uint64_t *seen = calloc((n + 63) / 64, sizeof(uint64_t));
+	uint32_t *queue = malloc(n * sizeof(*queue));
+	if (!seen || !queue) {
+		free(seen);
+		free(queue);
+		return false;
+	}
+	uint32_t head = 0, tail = 0;
+	seen[node / 64] |= 1ull << (node % 64);
+	queue[tail++] = node;
+	while (head < tail) {
+		uint32_t u = queue[head++];
+		if (g->root_kinds)
+			*kinds |= g->root_kinds[u];
+		for (uint32_t i = g->in_start[u]; i < g->in_start[u + 1]; i++) {
+			uint32_t w = g->in[i];
+			if (w < n && !(seen[w / 64] >> (w % 64) & 1)) {
+				seen[w / 64] |= 1ull << (w % 64);
+				queue[tail++] = w;
+			}
+		}
+	}
+	/* the owners pointing at any of them (the only kinds a graph made by hand has) */
+	for (uint32_t o = 0; o < g->nowners; o++)
+		for (uint32_t i = g->owner_out_start[o]; i < g->owner_out_start[o + 1]; i++) {
+			uint32_t w = g->owner_out[i];
+			if (w < n && seen[w / 64] >> (w % 64) & 1)
+				*kinds |= (uint8_t)(1u << g->owners[o].kind);
+		}
+	free(seen);
+	free(queue);
+	return true;
 }
 
 /*
@@ -223,7 +252,7 @@ static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, c
 	return NULL;
 }
 
-struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **out)
+struct hc_error *hc_leaks_classify(const struct hc_graph *g, const struct hc_dominators *d, struct hc_leaks **out)
 {
 	*out = NULL;
 	struct hc_leaks *l = calloc(1, sizeof(*l));
@@ -232,17 +261,19 @@ struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **o
 	uint32_t n = g->nnodes;
 	size_t cnt = n ? n : 1;
 	l->cls = hc_alloc_large(cnt);
-	l->reached_by = hc_alloc_large(cnt);
 	l->cluster = hc_alloc_large(cnt * sizeof(*l->cluster));
 	uint32_t *queue = hc_alloc_large(cnt * sizeof(*queue)), *lk = NULL;
 	struct hc_error *err = NULL;
-	if (!l->cls || !l->reached_by || !l->cluster || !queue) {
+	if (!l->cls || !l->cluster || !queue) {
 		err = &hc_error_nomem;
 		goto done;
 	}
-	reach(g, l->reached_by, queue);
+	/* cls holds "reached" until each node's class replaces it */
+	if (!d)
+		reach(g, l->cls, queue);
 	for (uint32_t v = 0; v < n; v++) {
-		uint8_t c = l->reached_by[v] ? HC_ANCHORED
+		bool anchored = d ? d->idom[v] != HC_DOM_NONE : l->cls[v];
+		uint8_t c = anchored ? HC_ANCHORED
 			    : g->in_start[v + 1] == g->in_start[v] ? HC_LEAKED_UNREFERENCED
 								 : HC_LEAKED_INDIRECT;
 		l->cls[v] = c;
@@ -285,7 +316,6 @@ void hc_leaks_destroy(struct hc_leaks *l)
 	if (!l)
 		return;
 	hc_free_large(l->cls, 0);
-	hc_free_large(l->reached_by, 0);
 	hc_free_large(l->cluster, 0);
 	free(l->clusters);
 	free(l);

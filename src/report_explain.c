@@ -114,8 +114,11 @@ static json_t *allocation_json(const struct hc_analysis *a, uint32_t v, uint64_t
 	const struct hc_glibc_heap *h = a->heap;
 	uint32_t ci = g->chunk[v];
 	json_t *kinds = json_array();
+	uint8_t reached = 0;
+	/* out of memory: no kinds listed, as for a leaked node */
+	hc_leaks_reached_by(g, v, &reached);
 	for (int k = 0; k < HC_ROOT_KIND_COUNT; k++)
-		if (l->reached_by[v] & (1u << k))
+		if (reached & (1u << k))
 			json_array_append_new(kinds, json_string(hc_root_kind_name(k)));
 	json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:I, s:s, s:s, s:o, s:I}", "address",
 			      hc_json_address(hc_graph_node_addr(g, v)), "size", (json_int_t)hc_graph_node_size(g, v), "offset",

@@ -173,7 +173,7 @@ uint64_t hc_graph_node_bytes(const struct hc_graph *g, uint32_t node);
 
 /*
  * Leak classification, after chap and valgrind: a node is anchored if some
- * root reaches it (reached_by says through which root kinds), else leaked;
+ * root reaches it (hc_leaks_reached_by says through which root kinds), else leaked;
  * a leaked node no other node points to is unreferenced (valgrind's
  * "definitely lost"), the other leaked ones are indirectly leaked. Leaked
  * nodes form clusters: the weakly connected components of the leaked
@@ -196,15 +196,12 @@ struct hc_leak_cluster {
 /* Bytes in clusters and tallies are chunk bytes, as hc_graph_node_bytes counts them. */
 struct hc_leaks {
 	uint8_t *cls;              /* per node, enum hc_leak_class */
-	uint8_t *reached_by;       /* per node, bit k: reachable from a root of kind k */
 	uint32_t *cluster;         /* per node, index into clusters, UINT32_MAX if anchored */
 	struct hc_leak_cluster *clusters;
 	uint32_t nclusters;        /* sorted by bytes, largest first */
 	struct hc_tally anchored, leaked, unreferenced, indirect;
 };
 
-struct hc_error *hc_leaks_classify(const struct hc_graph *g, struct hc_leaks **out);
-void hc_leaks_destroy(struct hc_leaks *l);
 
 /*
  * Retained size through the dominator tree of the graph rooted at a virtual
@@ -224,6 +221,21 @@ struct hc_dominators {
 
 struct hc_error *hc_dominators_compute(const struct hc_graph *g, struct hc_dominators **out);
 void hc_dominators_destroy(struct hc_dominators *d);
+
+/*
+ * d, when given, says which nodes are anchored (those in its tree: its DFS
+ * is the search from the owners that classification needs); else the
+ * classification searches from the owners itself.
+ */
+struct hc_error *hc_leaks_classify(const struct hc_graph *g, const struct hc_dominators *d, struct hc_leaks **out);
+void hc_leaks_destroy(struct hc_leaks *l);
+
+/*
+ * *kinds, bit k: a root of kind k reaches node (through its ancestors,
+ * searched along in-edges: up to the whole graph for a node deep in a big
+ * structure). False if memory ran out.
+ */
+bool hc_leaks_reached_by(const struct hc_graph *g, uint32_t node, uint8_t *kinds);
 
 /*
  * One step of a reference chain: the word at from_addr, in owner or node `from`, points to node `to`.

@@ -46,13 +46,20 @@ static bool classify_core(struct classified *c)
 	if (!err)
 		err = hc_graph_build(c->t, c->s, c->h, NULL, &c->g);
 	if (!err)
-		err = hc_leaks_classify(c->g, &c->l);
+		err = hc_leaks_classify(c->g, NULL, &c->l);
 	if (err) {
 		fprintf(stderr, "\n  %s: %s\n", core, err->message);
 		hc_error_destroy(err);
 		return false;
 	}
 	return c->out != NULL;
+}
+
+/* The root kinds that reach node v (hc_leaks_reached_by), 0xff if it ran out of memory. */
+static uint8_t reached_by(const struct hc_graph *g, uint32_t v)
+{
+	uint8_t kinds;
+	return hc_leaks_reached_by(g, v, &kinds) ? kinds : 0xff;
 }
 
 static void classified_free(struct classified *c)
@@ -105,11 +112,11 @@ static void test_a_leaked_list_is_one_cluster_headed_by_its_first_node(void)
 	for (uint32_t i = 1; i < GP_LEAK_N; i++) {
 		CU_ASSERT_EQUAL(l->cls[nodes[i]], HC_LEAKED_INDIRECT);
 		CU_ASSERT_EQUAL(l->cluster[nodes[i]], l->cluster[head]);
-		CU_ASSERT_EQUAL(l->reached_by[nodes[i]], 0);
+		CU_ASSERT_EQUAL(reached_by(c.g, nodes[i]), 0);
 	}
 	CU_ASSERT_EQUAL(l->cls[anchor], HC_ANCHORED);
 	CU_ASSERT_EQUAL(l->cluster[anchor], NONE);
-	CU_ASSERT_EQUAL(l->reached_by[anchor], 1u << HC_ROOT_DATA);
+	CU_ASSERT_EQUAL(reached_by(c.g, anchor), 1u << HC_ROOT_DATA);
 	CU_ASSERT_FATAL(l->cluster[head] < l->nclusters);
 	const struct hc_leak_cluster *k = &l->clusters[l->cluster[head]];
 	CU_ASSERT_EQUAL(k->head, head);
@@ -178,7 +185,7 @@ static void check_reached(const struct classified *c, const char *key, uint32_t 
 	CU_ASSERT_EQUAL(n, want_n);
 	for (uint32_t i = 0; i < n; i++) {
 		CU_ASSERT_EQUAL(c->l->cls[nodes[i]], HC_ANCHORED);
-		CU_ASSERT_EQUAL(c->l->reached_by[nodes[i]], kinds);
+		CU_ASSERT_EQUAL(reached_by(c->g, nodes[i]), kinds);
 	}
 }
 
@@ -223,9 +230,14 @@ static void test_tallies_add_up_to_the_heaps_in_use_bytes(void)
 	CU_ASSERT_EQUAL(bytes, l->leaked.bytes);
 	CU_ASSERT_EQUAL(heads, l->unreferenced.count);
 	for (uint32_t v = 0; v < c.g->nnodes; v++)
-		if ((l->cls[v] == HC_ANCHORED) != (l->reached_by[v] != 0) ||
-		    (l->cls[v] == HC_ANCHORED) != (l->cluster[v] == NONE)) {
-			CU_FAIL("class, reached_by and cluster disagree");
+		if ((l->cls[v] == HC_ANCHORED) != (l->cluster[v] == NONE)) {
+			CU_FAIL("class and cluster disagree");
+			break;
+		}
+	/* reached_by is asked of one node at a time: a sample of both classes */
+	for (uint32_t v = 0; v < c.g->nnodes; v += 1 + c.g->nnodes / 64)
+		if ((l->cls[v] == HC_ANCHORED) != (reached_by(c.g, v) != 0)) {
+			CU_FAIL("class and reached_by disagree");
 			break;
 		}
 	classified_free(&c);
@@ -236,7 +248,7 @@ static void test_tallies_add_up_to_the_heaps_in_use_bytes(void)
 static struct hc_leaks *classify_hand(struct hc_graph *g)
 {
 	struct hc_leaks *l = NULL;
-	struct hc_error *err = hc_leaks_classify(g, &l);
+	struct hc_error *err = hc_leaks_classify(g, NULL, &l);
 	CU_ASSERT_PTR_NULL(err);
 	hc_error_destroy(err);
 	return l;
@@ -254,7 +266,7 @@ static void test_a_lasso_has_one_head_and_a_cycle(void)
 	for (int v = 1; v <= 3; v++)
 		CU_ASSERT_EQUAL(l->cls[v], HC_LEAKED_INDIRECT);
 	CU_ASSERT_EQUAL(l->cls[4], HC_ANCHORED);
-	CU_ASSERT_EQUAL(l->reached_by[4], 1u << HC_ROOT_DATA);
+	CU_ASSERT_EQUAL(reached_by(g, 4), 1u << HC_ROOT_DATA);
 	CU_ASSERT_EQUAL(l->nclusters, 1);
 	CU_ASSERT_EQUAL(l->clusters[0].head, 0);
 	CU_ASSERT_EQUAL(l->clusters[0].nnodes, 4);
@@ -311,14 +323,67 @@ static void test_reached_by_collects_every_root_kind_on_the_way(void)
 	struct hc_leaks *l = classify_hand(g);
 	CU_ASSERT_FATAL(l != NULL);
 	uint8_t both = 1u << HC_ROOT_STACK | 1u << HC_ROOT_DATA;
-	CU_ASSERT_EQUAL(l->reached_by[0], both);
-	CU_ASSERT_EQUAL(l->reached_by[1], 1u << HC_ROOT_DATA);
-	CU_ASSERT_EQUAL(l->reached_by[2], both);
-	CU_ASSERT_EQUAL(l->reached_by[3], both);
+	CU_ASSERT_EQUAL(reached_by(g, 0), both);
+	CU_ASSERT_EQUAL(reached_by(g, 1), 1u << HC_ROOT_DATA);
+	CU_ASSERT_EQUAL(reached_by(g, 2), both);
+	CU_ASSERT_EQUAL(reached_by(g, 3), both);
 	CU_ASSERT_EQUAL(l->leaked.count, 0);
 	CU_ASSERT_EQUAL(l->nclusters, 0);
 	hc_leaks_destroy(l);
 	hand_graph_free(g);
+}
+
+/* Same classes, clusters and tallies: what analyze gets (from the dominators) and what the search alone gives. */
+static void assert_same_leaks(const struct hc_graph *g, const struct hc_leaks *x, const struct hc_leaks *y)
+{
+	CU_ASSERT_EQUAL(memcmp(x->cls, y->cls, g->nnodes), 0);
+	CU_ASSERT_EQUAL(memcmp(x->cluster, y->cluster, g->nnodes * sizeof(uint32_t)), 0);
+	CU_ASSERT_FATAL(x->nclusters == y->nclusters);
+	for (uint32_t i = 0; i < x->nclusters; i++) {
+		const struct hc_leak_cluster *a = &x->clusters[i], *b = &y->clusters[i];
+		CU_ASSERT(a->head == b->head && a->nnodes == b->nnodes && a->bytes == b->bytes && a->nheads == b->nheads &&
+			  a->cyclic == b->cyclic);
+	}
+	CU_ASSERT_EQUAL(memcmp(&x->anchored, &y->anchored, sizeof(x->anchored)), 0);
+	CU_ASSERT_EQUAL(memcmp(&x->unreferenced, &y->unreferenced, sizeof(x->unreferenced)), 0);
+	CU_ASSERT_EQUAL(memcmp(&x->indirect, &y->indirect, sizeof(x->indirect)), 0);
+}
+
+static void test_anchored_from_the_dominators_tree_is_anchored_from_the_owners(void)
+{
+	struct classified c;
+	CU_ASSERT_FATAL(classify_core(&c));
+	struct hc_dominators *d = NULL;
+	struct hc_leaks *l = NULL;
+	CU_ASSERT_PTR_NULL_FATAL(hc_dominators_compute(c.g, &d));
+	CU_ASSERT_PTR_NULL_FATAL(hc_leaks_classify(c.g, d, &l));
+	assert_same_leaks(c.g, c.l, l);
+	hc_leaks_destroy(l);
+	hc_dominators_destroy(d);
+	classified_free(&c);
+	/* random graphs: cycles, shared nodes, nodes only an owner reaches, leaked parts pointing in */
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 200; round++) {
+		struct hand_edge e[120];
+		uint32_t nn = 2 + (uint32_t)(round % 40), no = 1 + (uint32_t)(round % 3), ne = 0;
+		for (uint32_t i = 0; i < 2 * nn && ne < 120; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			uint32_t from = (uint32_t)(x % (nn + no)), to = (uint32_t)((x >> 20) % nn);
+			/* an owner's edges first, as the graph keeps them */
+			e[ne++] = (struct hand_edge){ from, to };
+		}
+		struct hc_graph *g = hand_graph(nn, no, e, ne, NULL);
+		CU_ASSERT_FATAL(g != NULL);
+		struct hc_leaks *a = classify_hand(g), *b = NULL;
+		CU_ASSERT_PTR_NULL_FATAL(hc_dominators_compute(g, &d));
+		CU_ASSERT_PTR_NULL_FATAL(hc_leaks_classify(g, d, &b));
+		CU_ASSERT_FATAL(a != NULL && b != NULL);
+		assert_same_leaks(g, a, b);
+		hc_leaks_destroy(a);
+		hc_leaks_destroy(b);
+		hc_dominators_destroy(d);
+		hand_graph_free(g);
+	}
 }
 
 void hc_test_register_leaks(void)
@@ -332,4 +397,6 @@ void hc_test_register_leaks(void)
 	CU_add_test(s, "a lasso has one head and a cycle", test_a_lasso_has_one_head_and_a_cycle);
 	CU_add_test(s, "leaked nodes pointing at anchored ones do not join them", test_leaked_nodes_pointing_at_anchored_ones_do_not_join_them);
 	CU_add_test(s, "reached_by collects every root kind on the way", test_reached_by_collects_every_root_kind_on_the_way);
+	CU_add_test(s, "anchored from the dominators' tree is anchored from the owners",
+		    test_anchored_from_the_dominators_tree_is_anchored_from_the_owners);
 }
