@@ -35,23 +35,13 @@ static double now(void)
 /* Below this many allocations types run after the other phases: a thread would cost more than it saves. */
 #define MIN_NODES_BESIDE 65536
 
-/*
- * The types phase, on a thread of its own beside dominators and leaks; then
- * chains, on whichever of the two threads is done first (chains_taken).
- */
+/* The types phase, on a thread of its own beside dominators, leaks and chains. */
 struct types_job {
 	struct hc_analysis *a;
 	unsigned threads;
 	struct hc_error *err;
-	bool chains_taken;
-	bool chains_here;          /* this thread computed the chains */
-	double types_seconds, chains_seconds;
+	double types_seconds;
 };
-
-static bool take_chains(struct types_job *j)
-{
-	return !__atomic_exchange_n(&j->chains_taken, true, __ATOMIC_ACQ_REL);
-}
 
 static void *types_run(void *arg)
 {
@@ -59,13 +49,7 @@ static void *types_run(void *arg)
 	double start = now();
 	struct hc_types_options to = { .unwind = j->a->unwind, .threads = j->threads };
 	j->err = hc_types_infer_opts(j->a->graph, j->a->symbols, &to, &j->a->types);
-	double mid = now();
-	j->types_seconds = mid - start;
-	if (!j->err && take_chains(j)) {
-		j->chains_here = true;
-		j->err = hc_chains_compute(j->a->graph, &j->a->chains);
-		j->chains_seconds = now() - mid;
-	}
+	j->types_seconds = now() - start;
 	return NULL;
 }
 
@@ -154,18 +138,21 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	if (pop)
 		a->pool = hc_pool_begin((size_t)(t->image_size / 32 + 1) * POOL_BYTES_PER_CHUNK);
 	static const enum hc_phase before[] = { HC_PHASE_WALK, HC_PHASE_UNWIND, HC_PHASE_GRAPH };
-	/* leaks after dominators: which nodes are anchored comes from the dominators' DFS */
-	static const enum hc_phase beside[] = { HC_PHASE_DOMINATORS, HC_PHASE_LEAKS };
+	/*
+	 * Leaks after dominators: which nodes are anchored comes from the
+	 * dominators' DFS. Chains only get ready here: the report's questions
+	 * run their search (chains.c).
+	 */
+	static const enum hc_phase beside[] = { HC_PHASE_DOMINATORS, HC_PHASE_LEAKS, HC_PHASE_CHAINS };
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]) && !err; i++)
 		err = run_phase(a, opts, &rss, pop, before[i]);
 	/*
-	 * Types and chains read the graph (types the core too), and nothing
-	 * else reads them until the report: with two CPUs types run on one
-	 * beside dominators and leaks on the other, and chains on whichever
-	 * is done first. The four passes are single-threaded, so the wall time
-	 * is the longer of the two sides, not the sum (docs/benchmarks.md).
-	 * The peak memory of types (and chains, on its thread) is then the
-	 * highest of the phases they ran beside.
+	 * Types read the graph and the core, and nothing else reads them until
+	 * the report: with two CPUs they run on one beside dominators and leaks
+	 * on the other. The passes are single-threaded, so the wall time is
+	 * the longer of the two sides, not the sum (docs/benchmarks.md). The
+	 * peak memory of types is then the highest of the phases they ran
+	 * beside.
 	 */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	bool want_beside = !err && cpus >= 2 && a->graph->nnodes >= MIN_NODES_BESIDE &&
@@ -178,8 +165,6 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]) && !err; i++)
 		err = run_phase(a, opts, &rss, pop, beside[i]);
 	if (beside_started) {
-		if (!err && take_chains(&job))
-			err = run_phase(a, opts, &rss, pop, HC_PHASE_CHAINS);
 		pthread_join(th, NULL);
 		if (!err)
 			err = job.err;
@@ -192,20 +177,9 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 			if (a->peak_bytes[beside[i]] > peak)
 				peak = a->peak_bytes[beside[i]];
 		a->peak_bytes[HC_PHASE_TYPES] = peak;
-		if (job.chains_here) {
-			a->seconds[HC_PHASE_CHAINS] = job.chains_seconds;
-			a->peak_bytes[HC_PHASE_CHAINS] = peak;
-		}
-		if (opts->phase) {
+		if (opts->phase)
 			opts->phase(HC_PHASE_TYPES, 1, opts->phase_arg);
-			if (job.chains_here) {
-				opts->phase(HC_PHASE_CHAINS, 0, opts->phase_arg);
-				opts->phase(HC_PHASE_CHAINS, 1, opts->phase_arg);
-			}
-		}
 	} else {
-		if (!err)
-			err = run_phase(a, opts, &rss, pop, HC_PHASE_CHAINS);
 		if (!err)
 			err = run_phase(a, opts, &rss, pop, HC_PHASE_TYPES);
 	}

@@ -3,12 +3,20 @@
  * from an owner to it, and for each step the word that holds the pointer, as
  * MAT's "path to GC roots" and chap's "explain" show it.
  *
- * hc_chains_compute does one breadth-first search from a virtual root whose
- * successors are the owners, in their order, and keeps only each node's BFS
- * parent (an id as hc_dominators numbers them: a node, or nnodes + owner
- * index): 4 bytes per node, plus a 4-byte queue entry per node while it runs.
- * So every chain is as short as any, and among equally short ones it starts
- * at the earliest owner and follows the earliest edges.
+ * The chains come from one breadth-first search from a virtual root whose
+ * successors are the owners, in their order, keeping each node's BFS parent
+ * (an id as hc_dominators numbers them: a node, or nnodes + owner index):
+ * 4 bytes per node, and a 4-byte queue entry. So every chain is as short as
+ * any, and among equally short ones it starts at the earliest owner and
+ * follows the earliest edges.
+ *
+ * The search runs only as far as the chains asked for need, and resumes
+ * from where it stopped for the next: a node's parent is final once it is
+ * seen, so the parents are those of the whole search, in any order of
+ * asking. analyze asks for the allocations at the top of the dominator
+ * tree, which an owner mostly points at: the first layer or two of the
+ * search, not its 15 million nodes. hc_chains_compute itself allocates
+ * nothing.
  *
  * hc_chains_get rebuilds one chain from the parents and finds each step's
  * pointer word by rescanning the parent's memory through the target's
@@ -29,8 +37,14 @@
 #define NONE UINT32_MAX
 
 struct hc_chains {
+	const struct hc_graph *g;
 	uint32_t nnodes, nowners;
-	uint32_t *parent;          /* per node: BFS parent id, NONE if no owner reaches it */
+	/* per node: BFS parent id + 1, 0 until seen (so that the pool's zero pages need no filling) */
+	uint32_t *parent;
+	uint32_t *queue;           /* seen nodes in order; [head, tail) not yet visited */
+	uint32_t head, tail;
+	uint32_t next_owner;       /* owners [0, next_owner) visited */
+	struct hc_error *err;      /* the graph turned out inconsistent: the search stopped */
 };
 
 static struct hc_error *corrupt(const char *what, uint64_t where)
@@ -43,8 +57,15 @@ void hc_chains_destroy(struct hc_chains *c)
 {
 	if (!c)
 		return;
-	hc_free_large(c->parent, 0);
+	hc_free_large(c->parent, (size_t)c->nnodes * sizeof(uint32_t));
+	hc_free_large(c->queue, (size_t)c->nnodes * sizeof(uint32_t));
+	hc_error_destroy(c->err);
 	free(c);
+}
+
+struct hc_error *hc_chains_error(const struct hc_chains *c)
+{
+	return c ? c->err : NULL;
 }
 
 /*
@@ -89,18 +110,57 @@ __attribute__((always_inline)) static inline void prefetch_ahead(const struct hc
 
 /* Visits row [begin, end) of succ from parent id `from`, queueing the nodes first seen. */
 static struct hc_error *visit_row(struct hc_chains *c, const uint32_t *succ, uint32_t begin, uint32_t end,
-				  uint32_t from, uint32_t *queue, uint32_t *tail)
+				  uint32_t from)
 {
 	for (uint32_t e = begin; e < end; e++) {
 		uint32_t s = succ[e];
 		if (s >= c->nnodes)
 			return corrupt("edge to a node that does not exist", s);
-		if (c->parent[s] == NONE) {
-			c->parent[s] = from;
-			queue[(*tail)++] = s; /* at most once per node: the queue cannot overflow */
+		if (!c->parent[s]) {
+			c->parent[s] = from + 1;
+			c->queue[c->tail++] = s; /* at most once per node: the queue cannot overflow */
 		}
 	}
 	return NULL;
+}
+
+/* Runs the search on until node is seen or nothing is left; false if it cannot run. */
+static bool search_until(struct hc_chains *c, uint32_t node)
+{
+	const struct hc_graph *g = c->g;
+	if (c->err)
+		return false;
+	if (!c->parent) {
+		/* zero is "not seen": the pool's pages are zero already (large_alloc.h) */
+		c->parent = hc_calloc_large(c->nnodes ? c->nnodes : 1, sizeof(uint32_t));
+		c->queue = hc_alloc_large((size_t)(c->nnodes ? c->nnodes : 1) * sizeof(uint32_t));
+		if (!c->parent || !c->queue) {
+			c->err = hc_error_create(HC_ERR_NOMEM, "chains: out of memory for %u nodes", c->nnodes);
+			return false;
+		}
+	}
+	uint64_t owner_edges = g->nowners ? g->owner_out_start[g->nowners] : 0;
+	while (c->next_owner < c->nowners && !c->parent[node]) {
+		uint32_t o = c->next_owner++, begin = g->owner_out_start[o], end = g->owner_out_start[o + 1];
+		if (begin > end || end > owner_edges)
+			c->err = corrupt("owner CSR row out of order", o);
+		else
+			c->err = visit_row(c, g->owner_out, begin, end, g->nnodes + o);
+		if (c->err)
+			return false;
+	}
+	while (c->head < c->tail && !c->parent[node]) {
+		prefetch_ahead(g, c->queue, c->head, c->tail, c->parent);
+		uint32_t x = c->queue[c->head++];
+		uint32_t begin = g->out_start[x], end = g->out_start[x + 1];
+		if (begin > end || end > g->nedges)
+			c->err = corrupt("CSR row out of order", x);
+		else
+			c->err = visit_row(c, g->out, begin, end, x);
+		if (c->err)
+			return false;
+	}
+	return true;
 }
 
 struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **out)
@@ -109,50 +169,13 @@ struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **
 	if ((uint64_t)g->nnodes + g->nowners >= HC_DOM_VIRTUAL_ROOT)
 		return hc_error_create(HC_ERR_UNSUPPORTED, "chains: too many nodes and owners");
 	struct hc_chains *c = calloc(1, sizeof(*c));
-	uint32_t *queue = NULL;
-	struct hc_error *err = NULL;
 	if (!c)
-		goto nomem;
+		return hc_error_create(HC_ERR_NOMEM, "chains: out of memory for %u nodes", g->nnodes);
+	c->g = g;
 	c->nnodes = g->nnodes;
 	c->nowners = g->nowners;
-	c->parent = hc_alloc_large((size_t)g->nnodes * sizeof(uint32_t));
-	queue = hc_alloc_large((size_t)g->nnodes * sizeof(uint32_t));
-	if (!c->parent || !queue)
-		goto nomem;
-	memset(c->parent, 0xff, (size_t)g->nnodes * sizeof(uint32_t));
-
-	uint32_t head = 0, tail = 0;
-	uint64_t owner_edges = g->nowners ? g->owner_out_start[g->nowners] : 0;
-	for (uint32_t o = 0; o < g->nowners; o++) {
-		uint32_t begin = g->owner_out_start[o], end = g->owner_out_start[o + 1];
-		if (begin > end || end > owner_edges) {
-			err = corrupt("owner CSR row out of order", o);
-			goto fail;
-		}
-		if ((err = visit_row(c, g->owner_out, begin, end, g->nnodes + o, queue, &tail)))
-			goto fail;
-	}
-	while (head < tail) {
-		prefetch_ahead(g, queue, head, tail, c->parent);
-		uint32_t x = queue[head++];
-		uint32_t begin = g->out_start[x], end = g->out_start[x + 1];
-		if (begin > end || end > g->nedges) {
-			err = corrupt("CSR row out of order", x);
-			goto fail;
-		}
-		if ((err = visit_row(c, g->out, begin, end, x, queue, &tail)))
-			goto fail;
-	}
-	hc_free_large(queue, (size_t)g->nnodes * sizeof(uint32_t));
 	*out = c;
 	return NULL;
-
-nomem:
-	err = hc_error_create(HC_ERR_NOMEM, "chains: out of memory for %u nodes", g->nnodes);
-fail:
-	hc_free_large(queue, (size_t)g->nnodes * sizeof(uint32_t));
-	hc_chains_destroy(c);
-	return err;
 }
 
 /* A word found pointing at the child: where, and whether inside it rather than at its start. */
@@ -265,16 +288,15 @@ static void locate_word(const struct hc_graph *g, struct hc_chain_step *s)
 	}
 }
 
-uint32_t hc_chains_get(const struct hc_chains *c, const struct hc_graph *g, uint32_t node,
+uint32_t hc_chains_get(struct hc_chains *c, const struct hc_graph *g, uint32_t node,
 		       struct hc_chain_step *steps, uint32_t max)
 {
-	if (!c || g->nnodes != c->nnodes || g->nowners != c->nowners || node >= c->nnodes ||
-	    c->parent[node] == NONE)
+	if (!c || g != c->g || node >= c->nnodes || !search_until(c, node) || !c->parent[node])
 		return 0;
 	/* BFS parents form a tree, so the walk ends within nnodes steps; the bound guards a broken one */
 	uint32_t len = 0;
 	for (uint32_t x = node;;) {
-		uint32_t p = c->parent[x];
+		uint32_t p = c->parent[x] - 1;
 		if (p == NONE || ++len > c->nnodes)
 			return 0;
 		if (p >= c->nnodes)
@@ -285,7 +307,7 @@ uint32_t hc_chains_get(const struct hc_chains *c, const struct hc_graph *g, uint
 		return len;
 	uint32_t i = len;
 	for (uint32_t x = node; i > 0;) {
-		uint32_t p = c->parent[x];
+		uint32_t p = c->parent[x] - 1;
 		i--;
 		if (i < max) {
 			struct hc_chain_step *s = &steps[i];

@@ -304,6 +304,10 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 		rc = report_error(hc_error_prefix(err, "%s", o->core));
 	} else {
 		json_t *r = explain ? hc_report_explain(a, o->address, o->scan_free) : hc_report_analyze(a);
+		/* the chains are searched as the report asks: a search that stopped leaves some out */
+		const struct hc_error *chains_err = hc_chains_error(a->chains);
+		if (chains_err)
+			hc_warnings_add(&t->warnings, HC_WARN_PARTIAL, "reference chains: %s", chains_err->message);
 		if (r)
 			hc_report_add_warnings(r, &t->warnings);
 		say_partial(t);

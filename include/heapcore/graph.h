@@ -252,12 +252,22 @@ struct hc_chain_step {
 	bool interior;
 };
 
-/* Shortest chains from the owners (BFS), computed once; then any node's chain. */
+/*
+ * Shortest chains from the owners (one BFS, run as far as the chains asked
+ * for need and resumed for the next: see chains.c); then any node's chain.
+ * Not thread-safe: hc_chains_get moves the search on.
+ */
 struct hc_chains;
 struct hc_error *hc_chains_compute(const struct hc_graph *g, struct hc_chains **out);
-/* Writes up to max steps root-first; returns the chain's length, 0 if the node is not anchored. */
-uint32_t hc_chains_get(const struct hc_chains *c, const struct hc_graph *g, uint32_t node,
+/*
+ * Writes up to max steps root-first; returns the chain's length, 0 if the
+ * node is not anchored (or the search stopped: hc_chains_error says why).
+ * g must be the graph the chains were made for.
+ */
+uint32_t hc_chains_get(struct hc_chains *c, const struct hc_graph *g, uint32_t node,
 		       struct hc_chain_step *steps, uint32_t max);
+/* Why the search stopped early (an inconsistent graph, no memory), or NULL; owned by c. */
+struct hc_error *hc_chains_error(const struct hc_chains *c);
 void hc_chains_destroy(struct hc_chains *c);
 
 #endif

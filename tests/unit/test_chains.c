@@ -358,17 +358,68 @@ static void test_a_million_node_chain_is_walked_to_its_end(void)
 	hand_graph_free(g);
 }
 
-static void test_an_edge_to_a_node_that_does_not_exist_is_an_internal_error(void)
+/* The search meets the bad edge when a chain asks it past node 0: no chain from there, and the error kept. */
+static void test_an_edge_to_a_node_that_does_not_exist_stops_the_search_with_an_internal_error(void)
 {
 	struct hand_edge e[] = { { 2, 0 }, { 0, 1 } };
 	struct hc_graph *g = hand_graph(2, 1, e, 2, NULL);
 	g->out[0] = 5;
-	struct hc_chains *c = NULL;
-	struct hc_error *err = hc_chains_compute(g, &c);
-	CU_ASSERT_PTR_NULL(c);
+	struct hc_chains *c = chains(g);
+	CU_ASSERT_FATAL(c != NULL);
+	struct hc_chain_step s[4];
+	CU_ASSERT_PTR_NULL(hc_chains_error(c));
+	CU_ASSERT_EQUAL(hc_chains_get(c, g, 0, s, 4), 1);
+	CU_ASSERT_EQUAL(hc_chains_get(c, g, 1, s, 4), 0);
+	const struct hc_error *err = hc_chains_error(c);
 	CU_ASSERT_FATAL(err != NULL);
 	CU_ASSERT_EQUAL(err->code, HC_ERR_INTERNAL);
-	hc_error_destroy(err);
+	/* and it stays stopped */
+	CU_ASSERT_EQUAL(hc_chains_get(c, g, 0, s, 4), 0);
+	hc_chains_destroy(c);
+	hand_graph_free(g);
+}
+
+/*
+ * The search stops as soon as the node asked for is seen and resumes for
+ * the next: asked in any order, every chain is the one the whole search
+ * gives (its BFS parents are final once seen).
+ */
+static void test_chains_asked_in_any_order_are_those_of_the_whole_search(void)
+{
+	/* owner 9 -> 0 -> 1 -> 2 -> 3; owner 10 -> 4 -> 5 -> 3; 5 -> 6 -> 7; 2 -> 7; node 8 leaked */
+	struct hand_edge e[] = { { 9, 0 }, { 10, 4 }, { 0, 1 }, { 1, 2 }, { 2, 3 }, { 2, 7 },
+				 { 4, 5 }, { 5, 3 }, { 5, 6 }, { 6, 7 } };
+	struct hc_graph *g = hand_graph(9, 2, e, 10, NULL);
+	CU_ASSERT_FATAL(g != NULL);
+	uint32_t want_len[8], want_from[8][8];
+	struct hc_chains *whole = chains(g);
+	CU_ASSERT_FATAL(whole != NULL);
+	struct hc_chain_step s[8];
+	/* the leaked node first: the whole search runs before any chain is read */
+	CU_ASSERT_EQUAL(hc_chains_get(whole, g, 8, s, 8), 0);
+	for (uint32_t v = 0; v < 8; v++) {
+		want_len[v] = hc_chains_get(whole, g, v, s, 8);
+		for (uint32_t k = 0; k < want_len[v]; k++)
+			want_from[v][k] = s[k].from;
+	}
+	/* 10 -> 4 -> 5 -> 3 is shorter than 9 -> 0 -> 1 -> 2 -> 3; both ways to 7 are 4 long: the earliest owner's */
+	CU_ASSERT_EQUAL(want_len[3], 3);
+	CU_ASSERT_EQUAL(want_from[3][0], 1);
+	CU_ASSERT_EQUAL(want_len[7], 4);
+	CU_ASSERT_EQUAL(want_from[7][0], 0);
+	static const uint32_t orders[][8] = { { 0, 1, 2, 3, 4, 5, 6, 7 }, { 3, 0, 7, 1, 6, 2, 5, 4 }, { 5, 4, 7, 6, 3, 2, 1, 0 } };
+	for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+		struct hc_chains *c = chains(g);
+		CU_ASSERT_FATAL(c != NULL);
+		for (uint32_t i = 0; i < 8; i++) {
+			uint32_t v = orders[o][i], n = hc_chains_get(c, g, v, s, 8);
+			CU_ASSERT_EQUAL(n, want_len[v]);
+			for (uint32_t k = 0; k < n && k < want_len[v]; k++)
+				CU_ASSERT_EQUAL(s[k].from, want_from[v][k]);
+		}
+		hc_chains_destroy(c);
+	}
+	hc_chains_destroy(whole);
 	hand_graph_free(g);
 }
 
@@ -388,5 +439,8 @@ void hc_test_register_chains(void)
 	CU_add_test(s, "without a target steps have no address", test_without_a_target_steps_have_no_address);
 	CU_add_test(s, "a cycle is walked once", test_a_cycle_is_walked_once);
 	CU_add_test(s, "a million-node chain is walked to its end", test_a_million_node_chain_is_walked_to_its_end);
-	CU_add_test(s, "an edge to a node that does not exist is an internal error", test_an_edge_to_a_node_that_does_not_exist_is_an_internal_error);
+	CU_add_test(s, "an edge to a node that does not exist stops the search with an internal error",
+		    test_an_edge_to_a_node_that_does_not_exist_stops_the_search_with_an_internal_error);
+	CU_add_test(s, "chains asked in any order are those of the whole search",
+		    test_chains_asked_in_any_order_are_those_of_the_whole_search);
 }
