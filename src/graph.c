@@ -124,6 +124,25 @@ struct edges {
 	uint64_t n, cap;
 };
 
+/* Moves an edge array to a block of cap entries from hc_alloc_large; NULL (p kept) if there is none. */
+static void *edges_move(void *p, uint64_t n, uint64_t old_cap, uint64_t cap, size_t elem)
+{
+	void *q = hc_alloc_large(cap * elem);
+	if (q) {
+		if (n)
+			memcpy(q, p, n * elem);
+		hc_free_large(p, old_cap * elem);
+	}
+	return q;
+}
+
+/*
+ * Room for more edges. The first buffers come from hc_alloc_large: the
+ * pool's pages are in already (the populator filled them during the walk),
+ * where fresh buffers cost the scan a populate before it starts. Buffers
+ * grow by moving to a bigger block, or, once out of the pool, by realloc
+ * (an mremap for glibc's mmapped blocks, not a copy).
+ */
 static bool edges_reserve(struct edges *e, uint64_t more)
 {
 	if (e->n + more <= e->cap)
@@ -131,7 +150,22 @@ static bool edges_reserve(struct edges *e, uint64_t more)
 	uint64_t cap = e->cap ? e->cap + e->cap / 2 : 4096;
 	if (cap < e->n + more)
 		cap = e->n + more;
-	/* large blocks are mmapped by glibc, so growing them is an mremap, not a copy */
+	if (!e->cap || hc_pool_owns(e->to)) {
+		uint32_t *to = edges_move(e->to, e->n, e->cap, cap, sizeof(*to));
+		if (!to)
+			return false;
+		e->to = to;
+		uint8_t *f = edges_move(e->flags, e->n, e->cap, cap, 1);
+		if (!f)
+			return false;
+		e->flags = f;
+		uint16_t *sl = edges_move(e->slot, e->n, e->cap, cap, sizeof(*sl));
+		if (!sl)
+			return false;
+		e->slot = sl;
+		e->cap = cap;
+		return true;
+	}
 	uint32_t *to = realloc(e->to, cap * sizeof(*to));
 	if (!to)
 		return false;
@@ -154,9 +188,9 @@ static bool edges_reserve(struct edges *e, uint64_t more)
 
 static void edges_free(struct edges *e)
 {
-	free(e->to);
-	free(e->flags);
-	free(e->slot);
+	hc_free_large(e->to, e->cap * sizeof(*e->to));
+	hc_free_large(e->flags, e->cap);
+	hc_free_large(e->slot, e->cap * sizeof(*e->slot));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -974,8 +1008,11 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 		sc[i].share = &share;
 		sc[i].self = i;
 	}
-	/* guess one edge per node, so most scans never grow their buffer */
-	bool ok = edges_reserve(&sc[0].e, split + 1) && edges_reserve(&sc[1].e, n - split + 1);
+	/*
+	 * Guess one edge per node, so most scans never grow their buffers; the
+	 * first thread's room for all, since the other's edges join its buffers.
+	 */
+	bool ok = edges_reserve(&sc[0].e, (uint64_t)n + 1) && edges_reserve(&sc[1].e, n - split + 1);
 	for (unsigned i = 0; i < 2; i++) {
 		sc[i].cand_v = malloc(BATCH_CAP * sizeof(*sc[i].cand_v));
 		sc[i].cand_w = malloc(BATCH_CAP * sizeof(*sc[i].cand_w));
@@ -1053,15 +1090,18 @@ static struct hc_error *scan_all(struct hc_graph *g, struct hc_target *t, const 
 	if (!err) {
 		struct edges *e0 = &sc[0].e;
 		if (!(err = merge_edges(sc, n))) {
-			uint32_t *to = realloc(e0->to, (ne ? ne : 1) * sizeof(*to));
-			uint8_t *fl = realloc(e0->flags, ne ? ne : 1);
-			uint16_t *sl = realloc(e0->slot, (ne ? ne : 1) * sizeof(*sl));
-			if (to)
-				e0->to = to;
-			if (fl)
-				e0->flags = fl;
-			if (sl)
-				e0->slot = sl;
+			/* a block of the pool stays as it is (it goes with the pool); malloc's gives its tail back */
+			if (!hc_pool_owns(e0->to)) {
+				uint32_t *to = realloc(e0->to, (ne ? ne : 1) * sizeof(*to));
+				uint8_t *fl = realloc(e0->flags, ne ? ne : 1);
+				uint16_t *sl = realloc(e0->slot, (ne ? ne : 1) * sizeof(*sl));
+				if (to)
+					e0->to = to;
+				if (fl)
+					e0->flags = fl;
+				if (sl)
+					e0->slot = sl;
+			}
 			g->out = e0->to;
 			g->out_flags = e0->flags;
 			g->out_slot = e0->slot;
@@ -1122,9 +1162,9 @@ void hc_graph_destroy(struct hc_graph *g)
 	hc_free_large(g->chunk, 0);
 	hc_free_large(g->out_start, 0);
 	hc_free_large(g->sig_code, 0);
-	free(g->out);
-	free(g->out_flags);
-	free(g->out_slot);
+	hc_free_large(g->out, g->nedges * sizeof(*g->out));
+	hc_free_large(g->out_flags, g->nedges);
+	hc_free_large(g->out_slot, g->nedges * sizeof(*g->out_slot));
 	free(g->word0_module);
 	hc_free_large(g->in_start, 0);
 	hc_free_large(g->in, 0);
