@@ -19,6 +19,7 @@
 
 #include "large_alloc.h"
 #include "sorted_search.h"
+#include "thread_pair.h"
 
 #define SIZE_SZ 8
 #define MINSIZE 0x20
@@ -91,16 +92,10 @@ const char *hc_chunk_state_name(enum hc_chunk_state s)
 static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
+/* Records damage found at addr, described by msg (taken over). */
+static void corruption_msg(struct walk *w, uint64_t addr, char *msg)
 {
 	struct hc_glibc_heap *h = w->h;
-	char *msg;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
 	hc_warnings_add(&w->t->warnings, HC_WARN_PARTIAL, "heap corruption at 0x%llx: %s",
 			(unsigned long long)addr, msg);
 	if (h->ncorruptions >= MAX_CORRUPTIONS) {
@@ -120,6 +115,18 @@ static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
 	h->corruptions[h->ncorruptions].address = addr;
 	h->corruptions[h->ncorruptions].message = msg;
 	h->ncorruptions++;
+}
+
+static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void corruption(struct walk *w, uint64_t addr, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		corruption_msg(w, addr, msg);
 }
 
 static bool rd(struct walk *w, uint64_t addr, uint64_t *v)
@@ -203,74 +210,185 @@ static unsigned bin_index_for_size(uint64_t sz)
 	return 126;
 }
 
-static void collect_bins(struct walk *w, uint64_t arena, const uint8_t *ms)
+/*
+ * The free lists of one arena: the bins (lists 1..NBINS-1) and fastbins
+ * (lists NBINS + i). Following them is a chain of reads at random places
+ * in the core, each a page fault the first time: a third of the walk of
+ * the benchmark core's main arena. Two threads follow half the lists each
+ * (list_job), into sinks that keep what each list gave, so that the marks
+ * and the damage reported come out in list order, as from one thread.
+ */
+#define NLISTS (NBINS + 16)
+
+struct damage {
+	uint64_t addr;
+	char *msg;
+	uint32_t list;
+};
+
+struct list_sink {
+	struct mark *marks;
+	uint32_t nmarks, marks_cap;
+	uint32_t list_start[NLISTS + 1]; /* marks of list l: [list_start[l], list_start[l + 1]) when this sink had it */
+	struct damage *damage;
+	uint32_t ndamage, damage_cap;
+	bool oom;
+};
+
+static void sink_mark(struct list_sink *k, uint64_t addr, uint8_t state, uint8_t kind)
+{
+	if (k->nmarks == k->marks_cap) {
+		uint32_t cap = k->marks_cap ? k->marks_cap * 2 : 1024;
+		struct mark *m = realloc(k->marks, cap * sizeof(*m));
+		if (!m) {
+			k->oom = true;
+			return;
+		}
+		k->marks = m;
+		k->marks_cap = cap;
+	}
+	k->marks[k->nmarks++] = (struct mark){ addr, state, kind };
+}
+
+static void sink_damage(struct list_sink *k, uint32_t list, uint64_t addr, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void sink_damage(struct list_sink *k, uint32_t list, uint64_t addr, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (k->ndamage == k->damage_cap) {
+		uint32_t cap = k->damage_cap ? k->damage_cap * 2 : 16;
+		struct damage *d = realloc(k->damage, cap * sizeof(*d));
+		if (!d) {
+			free(msg);
+			return;
+		}
+		k->damage = d;
+		k->damage_cap = cap;
+	}
+	k->damage[k->ndamage++] = (struct damage){ addr, msg, list };
+}
+
+static void collect_bin(const struct walk *w, struct list_sink *k, unsigned i, uint64_t arena, const uint8_t *ms)
 {
 	const struct hc_glibc_layout *L = w->L;
-	for (unsigned i = 1; i < NBINS; i++) {
-		uint64_t head = arena + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
-		uint64_t p = ms_field(ms, L->ms_bins + (i - 1) * 16), prev = head;
-		uint8_t kind = i == 1 ? KIND_UNSORTED : i < 64 ? KIND_SMALL : KIND_LARGE;
-		struct cycle_check cc = { 0 };
-		uint64_t n = 0;
-		while (p != head) {
-			uint64_t size, bk;
-			if (p & 15) {
-				corruption(w, head, "bin %u points to misaligned chunk 0x%llx", i,
-					   (unsigned long long)p);
-				break;
-			}
-			if (!rd(w, p + 8, &size) || !rd(w, p + 24, &bk)) {
-				corruption(w, head, "bin %u points to 0x%llx, which is not in the core",
-					   i, (unsigned long long)p);
-				break;
-			}
-			if (cycle_seen(&cc, p) || ++n > w->max_list) {
-				corruption(w, head, "bin %u list loops without returning to its head", i);
-				break;
-			}
-			if (bk != prev)
-				corruption(w, p, "bin %u: chunk's bk is 0x%llx, expected 0x%llx", i,
-					   (unsigned long long)bk, (unsigned long long)prev);
-			uint64_t sz = size & ~(uint64_t)SIZE_BITS;
-			if (i > 1 && bin_index_for_size(sz) != i)
-				corruption(w, p, "chunk of size 0x%llx is in bin %u", (unsigned long long)sz, i);
-			add_mark(w, p, HC_CHUNK_FREE, kind);
-			prev = p;
-			if (!rd(w, p + 16, &p))
-				break;
+	uint64_t head = arena + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+	uint64_t p = ms_field(ms, L->ms_bins + (i - 1) * 16), prev = head;
+	uint8_t kind = i == 1 ? KIND_UNSORTED : i < 64 ? KIND_SMALL : KIND_LARGE;
+	struct cycle_check cc = { 0 };
+	uint64_t n = 0;
+	while (p != head) {
+		uint64_t size, bk;
+		if (p & 15) {
+			sink_damage(k, i, head, "bin %u points to misaligned chunk 0x%llx", i, (unsigned long long)p);
+			break;
 		}
+		if (!hc_target_read_u64(w->t, p + 8, &size) || !hc_target_read_u64(w->t, p + 24, &bk)) {
+			sink_damage(k, i, head, "bin %u points to 0x%llx, which is not in the core", i,
+				    (unsigned long long)p);
+			break;
+		}
+		if (cycle_seen(&cc, p) || ++n > w->max_list) {
+			sink_damage(k, i, head, "bin %u list loops without returning to its head", i);
+			break;
+		}
+		if (bk != prev)
+			sink_damage(k, i, p, "bin %u: chunk's bk is 0x%llx, expected 0x%llx", i,
+				    (unsigned long long)bk, (unsigned long long)prev);
+		uint64_t sz = size & ~(uint64_t)SIZE_BITS;
+		if (i > 1 && bin_index_for_size(sz) != i)
+			sink_damage(k, i, p, "chunk of size 0x%llx is in bin %u", (unsigned long long)sz, i);
+		sink_mark(k, p, HC_CHUNK_FREE, kind);
+		prev = p;
+		if (!hc_target_read_u64(w->t, p + 16, &p))
+			break;
 	}
 }
 
-static void collect_fastbins(struct walk *w, uint64_t arena, const uint8_t *ms)
+static void collect_fastbin(const struct walk *w, struct list_sink *k, unsigned i, uint64_t arena, const uint8_t *ms)
 {
 	const struct hc_glibc_layout *L = w->L;
-	for (unsigned i = 0; i < L->nfastbins; i++) {
-		uint64_t p = ms_field(ms, L->ms_fastbins + 8 * i);
-		struct cycle_check cc = { 0 };
-		uint64_t n = 0;
-		while (p) {
-			uint64_t size, next;
-			if (p & 15) {
-				corruption(w, arena, "fastbin %u holds misaligned pointer 0x%llx", i,
-					   (unsigned long long)p);
-				break;
-			}
-			if (!rd(w, p + 8, &size) || !rd(w, p + 16, &next)) {
-				corruption(w, arena, "fastbin %u points to 0x%llx, which is not in the core",
-					   i, (unsigned long long)p);
-				break;
-			}
-			if (cycle_seen(&cc, p) || ++n > w->max_list) {
-				corruption(w, p, "fastbin %u list loops", i);
-				break;
-			}
-			if (((size & ~(uint64_t)SIZE_BITS) >> 4) - 2 != i)
-				corruption(w, p, "chunk of size 0x%llx is in fastbin %u",
-					   (unsigned long long)(size & ~(uint64_t)SIZE_BITS), i);
-			add_mark(w, p, HC_CHUNK_FASTBIN, KIND_NONE);
-			p = reveal(w, p + 16, next);
+	uint32_t list = NBINS + i;
+	uint64_t p = ms_field(ms, L->ms_fastbins + 8 * i);
+	struct cycle_check cc = { 0 };
+	uint64_t n = 0;
+	while (p) {
+		uint64_t size, next;
+		if (p & 15) {
+			sink_damage(k, list, arena, "fastbin %u holds misaligned pointer 0x%llx", i, (unsigned long long)p);
+			break;
 		}
+		if (!hc_target_read_u64(w->t, p + 8, &size) || !hc_target_read_u64(w->t, p + 16, &next)) {
+			sink_damage(k, list, arena, "fastbin %u points to 0x%llx, which is not in the core", i,
+				    (unsigned long long)p);
+			break;
+		}
+		if (cycle_seen(&cc, p) || ++n > w->max_list) {
+			sink_damage(k, list, p, "fastbin %u list loops", i);
+			break;
+		}
+		if (((size & ~(uint64_t)SIZE_BITS) >> 4) - 2 != i)
+			sink_damage(k, list, p, "chunk of size 0x%llx is in fastbin %u",
+				    (unsigned long long)(size & ~(uint64_t)SIZE_BITS), i);
+		sink_mark(k, p, HC_CHUNK_FASTBIN, KIND_NONE);
+		p = reveal(w, p + 16, next);
+	}
+}
+
+struct list_job {
+	const struct walk *w;
+	uint64_t arena;
+	const uint8_t *ms;
+	unsigned parity;             /* this job's lists: those with list % 2 == parity */
+	struct list_sink sink;
+};
+
+static void *list_run(void *arg)
+{
+	struct list_job *j = arg;
+	unsigned nfast = j->w->L->nfastbins < NLISTS - NBINS ? j->w->L->nfastbins : NLISTS - NBINS;
+	for (uint32_t l = 1; l < NBINS + nfast; l++) {
+		j->sink.list_start[l] = j->sink.nmarks;
+		if (l % 2 != j->parity)
+			continue;
+		if (l < NBINS)
+			collect_bin(j->w, &j->sink, l, j->arena, j->ms);
+		else
+			collect_fastbin(j->w, &j->sink, l - NBINS, j->arena, j->ms);
+	}
+	j->sink.list_start[NBINS + nfast] = j->sink.nmarks;
+	return NULL;
+}
+
+/* Follows every free list of the arena and adds what they name to w's marks, in list order. */
+static void collect_lists(struct walk *w, uint64_t arena, const uint8_t *ms)
+{
+	struct list_job job[2];
+	memset(job, 0, sizeof(job));
+	for (unsigned t = 0; t < 2; t++)
+		job[t] = (struct list_job){ .w = w, .arena = arena, .ms = ms, .parity = t };
+	hc_run_pair(hc_thread_count(0, 2, 1), list_run, &job[0], &job[1]);
+	unsigned nfast = w->L->nfastbins < NLISTS - NBINS ? w->L->nfastbins : NLISTS - NBINS;
+	uint32_t d[2] = { 0, 0 };
+	for (uint32_t l = 1; l < NBINS + nfast && !w->oom; l++) {
+		struct list_sink *k = &job[l % 2].sink;
+		for (uint32_t m = k->list_start[l]; m < k->list_start[l + 1]; m++)
+			add_mark(w, k->marks[m].addr, k->marks[m].state, k->marks[m].kind);
+		for (; d[l % 2] < k->ndamage && k->damage[d[l % 2]].list == l; d[l % 2]++)
+			corruption_msg(w, k->damage[d[l % 2]].addr, k->damage[d[l % 2]].msg);
+	}
+	for (unsigned t = 0; t < 2; t++) {
+		w->oom |= job[t].sink.oom;
+		/* what was not handed over (out of memory on the way) */
+		for (; d[t] < job[t].sink.ndamage; d[t]++)
+			free(job[t].sink.damage[d[t]].msg);
+		free(job[t].sink.marks);
+		free(job[t].sink.damage);
 	}
 }
 
@@ -1086,9 +1204,7 @@ static struct hc_error *walk_arenas(struct walk *w)
 		a->is_main = n == 0;
 		a->system_mem = ms_field(ms, L->ms_system_mem);
 
-		collect_bins(w, arena, ms);
-		if (L->nfastbins)
-			collect_fastbins(w, arena, ms);
+		collect_lists(w, arena, ms);
 		/* marks stay sorted per arena for the walk's lookups */
 		if (w->nmarks)
 			qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);

@@ -138,6 +138,57 @@ static void test_free_list_into_unmapped_memory_ends_that_list_only(void)
 }
 
 /*
+ * Two threads follow the free lists, half each; what they find damaged is
+ * reported in list order all the same: the bins' before the fastbins'.
+ */
+/*
+ * 3 chunks on a smallbin (sorted there by the large request), then 13 on a
+ * fastbin (7 more fill the tcache); stdout unbuffered, since allocating its
+ * buffer after the frees would consolidate the fastbin.
+ */
+static const char fastbin_program[] =
+	"#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+	"int main(void) { void *small[20], *mid[10]; setvbuf(stdout, NULL, _IONBF, 0);\n"
+	" for (int i = 0; i < 20; i++) small[i] = malloc(40);\n"
+	" for (int i = 0; i < 10; i++) { mid[i] = malloc(400); (void)malloc(16); }\n"
+	" for (int i = 0; i < 10; i++) free(mid[i]);\n"
+	" void *big = malloc(5000); (void)big;\n"
+	" for (int i = 0; i < 20; i++) free(small[i]);\n"
+	" printf(\"READY\\n\"); fflush(stdout); pause(); }\n";
+
+static void test_free_list_damage_is_reported_in_list_order(void)
+{
+	const char *core = hc_fixture_make_core("fastbins", fastbin_program);
+	CU_ASSERT_FATAL(core != NULL);
+	struct walked intact;
+	CU_ASSERT_FATAL(walk_core(core, &intact));
+	int64_t binned = -1, fast = -1;
+	for (uint32_t i = 0; i < intact.h->nchunks; i++) {
+		if (binned < 0 && intact.h->chunk_state[i] == HC_CHUNK_FREE)
+			binned = i;
+		if (fast < 0 && intact.h->chunk_state[i] == HC_CHUNK_FASTBIN)
+			fast = i;
+	}
+	CU_ASSERT_FATAL(binned >= 0 && fast >= 0);
+	uint64_t b = intact.h->chunk_addr[binned], f = intact.h->chunk_addr[fast], size;
+	CU_ASSERT_FATAL(hc_target_read_u64(intact.t, f + 8, &size));
+	/* the binned chunk's bk names a stranger; the fastbin chunk claims the next fastbin's size */
+	const char *bad1 = hc_fixture_patch_core(core, intact.t, b + 24, 0x4242424242424240ull, "bad_bk.core");
+	CU_ASSERT_FATAL(bad1 != NULL);
+	const char *bad = hc_fixture_patch_core(bad1, intact.t, f + 8, size + 0x10, "bad_bk_fastbin.core");
+	CU_ASSERT_FATAL(bad != NULL);
+	struct walked damaged;
+	CU_ASSERT_FATAL(walk_core(bad, &damaged));
+	CU_ASSERT_FATAL(damaged.h->ncorruptions >= 2);
+	CU_ASSERT_EQUAL(damaged.h->corruptions[0].address, b);
+	CU_ASSERT_PTR_NOT_NULL(strstr(damaged.h->corruptions[0].message, "bk is 0x4242424242424240"));
+	CU_ASSERT_EQUAL(damaged.h->corruptions[1].address, f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(damaged.h->corruptions[1].message, "is in fastbin"));
+	walked_free(&damaged);
+	walked_free(&intact);
+}
+
+/*
  * The chunk table keeps sizes in 32 bits: a chunk of 4 GiB or more (only
  * mmapped ones get so big) is looked up by address in big_chunks, and an
  * arena chunk's arena comes from the extent it lies in.
@@ -169,6 +220,7 @@ void hc_test_register_glibc_walk(void)
 	CU_add_test(s, "a flipped size field is reported and the walk goes on", test_flipped_size_field_is_reported_and_the_walk_goes_on);
 	CU_add_test(s, "a flipped header makes `heap` exit 5 naming the address", test_flipped_header_makes_heap_exit_5_naming_the_address);
 	CU_add_test(s, "a free list into unmapped memory ends that list only", test_free_list_into_unmapped_memory_ends_that_list_only);
+	CU_add_test(s, "free list damage is reported in list order", test_free_list_damage_is_reported_in_list_order);
 	CU_add_test(s, "chunks of 4 GiB and more keep their size; arenas come from extents",
 		    test_chunks_of_4_gib_and_more_keep_their_size_and_arenas_come_from_extents);
 }
