@@ -1126,14 +1126,39 @@ uint64_t hc_glibc_big_chunk_size(const struct hc_glibc_heap *h, uint32_t i)
 	return lo < h->nbig_chunks && h->big_chunks[lo].addr == addr ? h->big_chunks[lo].size : 0;
 }
 
-static void tally(struct walk *w)
+/* What tally() counts, for a range of chunks: one per thread, added up after. */
+struct tally_part {
+	struct walk *w;
+	uint32_t c0, c1;
+	struct hc_tally totals[HC_CHUNK_STATE_COUNT];
+	struct hc_tally size_used[64], size_free[64];
+	/* per arena: its tally by state, then free_unsorted, free_small, free_large */
+	struct hc_tally (*arena)[HC_CHUNK_STATE_COUNT + 3];
+};
+
+static void add_tally(struct hc_tally *t, uint64_t bytes)
 {
+	t->count++;
+	t->bytes += bytes;
+}
+
+static void *tally_run(void *arg)
+{
+	struct tally_part *part = arg;
+	struct walk *w = part->w;
 	struct hc_glibc_heap *h = w->h;
+	if (part->c0 >= part->c1)
+		return NULL;
 	/* chunks and extents are both in address order: one cursor finds each chunk's arena */
-	uint32_t e = 0;
-	for (uint32_t i = 0; i < h->nchunks; i++) {
+	uint32_t e = (uint32_t)hc_lower_bound_u64(h->extents, h->nextents, sizeof(*h->extents),
+						  offsetof(struct hc_glibc_arena_extent, end), h->chunk_addr[part->c0] + 1);
+	for (uint32_t i = part->c0; i < part->c1; i++) {
 		uint64_t bytes = hc_glibc_chunk_size(h, i), addr = h->chunk_addr[i];
 		uint8_t st = h->chunk_state[i];
+		if (st != HC_CHUNK_TOP && bytes)
+			add_tally(st == HC_CHUNK_USED || st == HC_CHUNK_MMAPPED ? &part->size_used[63 - __builtin_clzll(bytes)]
+										: &part->size_free[63 - __builtin_clzll(bytes)],
+				  bytes);
 		while (e < h->nextents && h->extents[e].end <= addr)
 			e++;
 		uint32_t arena = st != HC_CHUNK_MMAPPED && e < h->nextents && h->extents[e].start <= addr
@@ -1144,21 +1169,60 @@ static void tally(struct walk *w)
 			rd(w, h->chunk_addr[i], &prev_size);
 			bytes = prev_size + bytes + (w->L->mmapped_size_excludes_header ? CHUNK_HDR_SZ : 0);
 		}
-		h->totals[st].count++;
-		h->totals[st].bytes += bytes;
+		add_tally(&part->totals[st], bytes);
 		if (arena == HC_NO_ARENA)
 			continue;
-		struct hc_glibc_arena *a = &h->arenas[arena];
-		a->tally[st].count++;
-		a->tally[st].bytes += bytes;
-		if (st == HC_CHUNK_FREE) {
-			struct hc_tally *k = w->chunk_kind[i] == KIND_SMALL ? &a->free_small :
-					     w->chunk_kind[i] == KIND_LARGE ? &a->free_large :
-									      &a->free_unsorted;
-			k->count++;
-			k->bytes += bytes;
+		add_tally(&part->arena[arena][st], bytes);
+		if (st == HC_CHUNK_FREE)
+			add_tally(&part->arena[arena][HC_CHUNK_STATE_COUNT + (w->chunk_kind[i] == KIND_SMALL   ? 1
+									     : w->chunk_kind[i] == KIND_LARGE ? 2
+														: 0)],
+				  bytes);
+	}
+	return NULL;
+}
+
+static void sum_tally(struct hc_tally *into, const struct hc_tally *a, const struct hc_tally *b)
+{
+	into->count += a->count + b->count;
+	into->bytes += a->bytes + b->bytes;
+}
+
+/* Totals, per-arena tallies and size buckets of every chunk, two threads taking half the chunks each. */
+static void tally(struct walk *w)
+{
+	struct hc_glibc_heap *h = w->h;
+	struct tally_part part[2];
+	memset(part, 0, sizeof(part));
+	uint32_t half = h->nchunks / 2;
+	for (int t = 0; t < 2; t++) {
+		part[t].w = w;
+		part[t].c0 = t ? half : 0;
+		part[t].c1 = t ? h->nchunks : half;
+		part[t].arena = calloc(h->narenas ? h->narenas : 1, sizeof(*part[t].arena));
+		if (!part[t].arena) {
+			w->oom = true;
+			free(part[0].arena);
+			return;
 		}
 	}
+	hc_run_pair(hc_thread_count(0, h->nchunks, 1u << 20), tally_run, &part[0], &part[1]);
+	for (int s = 0; s < HC_CHUNK_STATE_COUNT; s++)
+		sum_tally(&h->totals[s], &part[0].totals[s], &part[1].totals[s]);
+	for (int b = 0; b < 64; b++) {
+		sum_tally(&h->size_used[b], &part[0].size_used[b], &part[1].size_used[b]);
+		sum_tally(&h->size_free[b], &part[0].size_free[b], &part[1].size_free[b]);
+	}
+	for (uint32_t i = 0; i < h->narenas; i++) {
+		struct hc_glibc_arena *a = &h->arenas[i];
+		for (int s = 0; s < HC_CHUNK_STATE_COUNT; s++)
+			sum_tally(&a->tally[s], &part[0].arena[i][s], &part[1].arena[i][s]);
+		sum_tally(&a->free_unsorted, &part[0].arena[i][HC_CHUNK_STATE_COUNT], &part[1].arena[i][HC_CHUNK_STATE_COUNT]);
+		sum_tally(&a->free_small, &part[0].arena[i][HC_CHUNK_STATE_COUNT + 1], &part[1].arena[i][HC_CHUNK_STATE_COUNT + 1]);
+		sum_tally(&a->free_large, &part[0].arena[i][HC_CHUNK_STATE_COUNT + 2], &part[1].arena[i][HC_CHUNK_STATE_COUNT + 2]);
+	}
+	free(part[0].arena);
+	free(part[1].arena);
 }
 
 static void check_arena_totals(struct walk *w)

@@ -38,31 +38,17 @@ static json_t *arena_json(const struct hc_glibc_arena *a)
 	return o;
 }
 
-/* Chunk sizes in power-of-two buckets: where the bytes are, in use and free. */
+/* Chunk sizes in power-of-two buckets (counted by the walk): where the bytes are, in use and free. */
 static json_t *histogram_json(const struct hc_glibc_heap *h)
 {
-	struct hc_tally used[64] = { 0 }, freed[64] = { 0 };
-	int top_bucket = 0;
-	for (uint32_t i = 0; i < h->nchunks; i++) {
-		uint64_t sz = hc_glibc_chunk_size(h, i);
-		uint8_t st = h->chunk_state[i];
-		if (st == HC_CHUNK_TOP || !sz)
-			continue;
-		int b = 63 - __builtin_clzll(sz);
-		struct hc_tally *t = (st == HC_CHUNK_USED || st == HC_CHUNK_MMAPPED) ? &used[b] : &freed[b];
-		t->count++;
-		t->bytes += sz;
-		if (b > top_bucket)
-			top_bucket = b;
-	}
 	json_t *list = json_array();
-	for (int b = 5; b <= top_bucket; b++) {
-		if (!used[b].count && !freed[b].count)
+	for (int b = 5; b < 63; b++) {
+		if (!h->size_used[b].count && !h->size_free[b].count)
 			continue;
 		json_array_append_new(list, json_pack("{s:I, s:I, s:o, s:o}", "min",
 						      (json_int_t)(1ull << b), "max",
 						      (json_int_t)((1ull << (b + 1)) - 1), "in_use",
-						      tally_json(&used[b]), "free", tally_json(&freed[b])));
+						      tally_json(&h->size_used[b]), "free", tally_json(&h->size_free[b])));
 	}
 	return list;
 }

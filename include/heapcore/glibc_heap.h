@@ -179,6 +179,8 @@ struct hc_glibc_heap {
 	struct hc_glibc_tcache *tcaches;
 	uint32_t ntcaches;
 	struct hc_tally totals[HC_CHUNK_STATE_COUNT];
+	/* chunk sizes (chunksize(), the top chunk left out) in power-of-two buckets: [b] holds [2^b, 2^(b+1)) */
+	struct hc_tally size_used[64], size_free[64];
 
 	struct hc_corruption *corruptions;
 	uint32_t ncorruptions;
