@@ -271,37 +271,50 @@ struct hc_error *hc_leaks_classify(const struct hc_graph *g, const struct hc_dom
 	/* cls holds "reached" until each node's class replaces it */
 	if (!d)
 		reach(g, l->cls, queue);
-	for (uint32_t v = 0; v < n; v++) {
-		bool anchored = d ? d->idom[v] != HC_DOM_NONE : l->cls[v];
-		uint8_t c = anchored ? HC_ANCHORED
-			    : g->in_start[v + 1] == g->in_start[v] ? HC_LEAKED_UNREFERENCED
-								 : HC_LEAKED_INDIRECT;
-		l->cls[v] = c;
-		l->cluster[v] = NONE;
-		uint64_t b = node_bytes(g, v);
-		struct hc_tally *t = c == HC_ANCHORED ? &l->anchored : c == HC_LEAKED_UNREFERENCED ? &l->unreferenced
-												 : &l->indirect;
-		t->count++;
-		t->bytes += b;
-	}
-	l->leaked.count = l->unreferenced.count + l->indirect.count;
-	l->leaked.bytes = l->unreferenced.bytes + l->indirect.bytes;
-	/* the leaked nodes in address order: the rest of the work is theirs alone */
-	uint64_t nl64 = l->leaked.count;
-	lk = malloc((nl64 ? nl64 : 1) * sizeof(*lk));
+	/* the leaked nodes in address order, listed as they are classed: the rest of the work is theirs alone */
+	lk = hc_alloc_large(cnt * sizeof(*lk));
 	if (!lk) {
 		err = &hc_error_nomem;
 		goto done;
 	}
+	/*
+	 * A built graph's nodes are the walk's in-use and mmapped chunks, whose
+	 * bytes the walk has counted the same way: the anchored bytes are those
+	 * less the leaked ones, and only the leaked nodes' sizes are read. A
+	 * graph made by hand has no walk behind it: every node is counted.
+	 */
+	bool by_heap = g->target && g->heap;
 	uint32_t nl = 0;
-	for (uint32_t v = 0; v < n; v++)
-		if (l->cls[v] != HC_ANCHORED)
-			lk[nl++] = v;
+	for (uint32_t v = 0; v < n; v++) {
+		bool anchored = d ? d->idom[v] != HC_DOM_NONE : l->cls[v];
+		l->cluster[v] = NONE;
+		if (anchored) {
+			l->cls[v] = HC_ANCHORED;
+			if (!by_heap) {
+				l->anchored.count++;
+				l->anchored.bytes += node_bytes(g, v);
+			}
+			continue;
+		}
+		uint8_t c = g->in_start[v + 1] == g->in_start[v] ? HC_LEAKED_UNREFERENCED : HC_LEAKED_INDIRECT;
+		l->cls[v] = c;
+		struct hc_tally *t = c == HC_LEAKED_UNREFERENCED ? &l->unreferenced : &l->indirect;
+		t->count++;
+		t->bytes += node_bytes(g, v);
+		lk[nl++] = v;
+	}
+	l->leaked.count = l->unreferenced.count + l->indirect.count;
+	l->leaked.bytes = l->unreferenced.bytes + l->indirect.bytes;
+	if (by_heap) {
+		const struct hc_tally *used = &g->heap->totals[HC_CHUNK_USED], *mm = &g->heap->totals[HC_CHUNK_MMAPPED];
+		l->anchored.count = n - l->leaked.count;
+		l->anchored.bytes = used->bytes + mm->bytes - l->leaked.bytes;
+	}
 	/* cluster[] is free until the clusters are made: it holds Kahn's in-degrees */
 	mark_cycles(g, l->cls, l->cluster, lk, nl, queue);
 	err = clusters(g, l, lk, nl, queue);
 done:
-	free(lk);
+	hc_free_large(lk, cnt * sizeof(*lk));
 	hc_free_large(queue, cnt * sizeof(*queue));
 	if (err) {
 		hc_leaks_destroy(l);

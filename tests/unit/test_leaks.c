@@ -229,6 +229,11 @@ static void test_tallies_add_up_to_the_heaps_in_use_bytes(void)
 	CU_ASSERT_EQUAL(count, l->leaked.count);
 	CU_ASSERT_EQUAL(bytes, l->leaked.bytes);
 	CU_ASSERT_EQUAL(heads, l->unreferenced.count);
+	/* the anchored bytes are the heap's less the leaked: the same as adding up the anchored nodes */
+	uint64_t anchored = 0;
+	for (uint32_t v = 0; v < c.g->nnodes; v++)
+		anchored += l->cls[v] == HC_ANCHORED ? hc_graph_node_bytes(c.g, v) : 0;
+	CU_ASSERT_EQUAL(l->anchored.bytes, anchored);
 	for (uint32_t v = 0; v < c.g->nnodes; v++)
 		if ((l->cls[v] == HC_ANCHORED) != (l->cluster[v] == NONE)) {
 			CU_FAIL("class and cluster disagree");
