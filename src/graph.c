@@ -450,6 +450,26 @@ static void note_word0(struct scanner *s, uint32_t n)
 }
 
 /*
+ * Queues word v (word `slot` of node n), which falls in index block bk, and
+ * asks for the block. False when that filled the batch and it was resolved
+ * (flush(), which may upgrade n's shape letters in memory).
+ */
+static inline bool queue_word(struct scanner *s, uint32_t n, const struct hc_index_block *bk, uint64_t v, uint64_t slot,
+			      bool *queued)
+{
+	__builtin_prefetch(bk);
+	s->cand_v[s->ncand] = v;
+	s->cand_w[s->ncand] = slot < HC_SLOT_FAR ? (uint16_t)slot : HC_SLOT_FAR;
+	s->cand_b[s->ncand] = bk;
+	*queued = true;
+	if (++s->ncand < BATCH_CAP)
+		return true;
+	pend(s, n, false);
+	flush(s);
+	return false;
+}
+
+/*
  * Queues the words of node n that may point into a node, fetching spans as
  * the node crosses them (a node lies in one mapping, but a core may hold
  * only part of it). On the way it notes the shape letters of the first
@@ -466,7 +486,7 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 	uint32_t code = 0, *sig = &s->g->sig_code[n];
 	for (uint64_t i = 0; i < words; i++)
 		code |= (uint32_t)HC_WORD_UNREAD << (3 * i);
-	/* kept in a register while the first words are read; in memory whenever flush() may upgrade it */
+	/* in a register and in memory, where flush() may upgrade letters to pointers */
 	*sig = code;
 	while (a + 8 <= end) {
 		if (!hc_span_contains(span, a, 8)) {
@@ -475,36 +495,33 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
 				break; /* not in the core past here: nothing more to read */
 		}
 		uint64_t stop = span->addr + span->len < end ? span->addr + span->len : end;
+		/* the first words, whose shape letters are taken too */
+		for (; a + 8 <= stop && a < sig_end; a += 8) {
+			uint64_t v;
+			if (!hc_span_u64(span, a, &v))
+				break; /* cannot happen: stop is inside the span */
+			const struct hc_index_block *bk = hc_index_block_of(ix, v);
+			unsigned sh = (unsigned)(3 * ((a - base) / 8)), letter = sig_letter(s, v, bk != NULL);
+			code = (code & ~(7u << sh)) | letter << sh;
+			*sig = code;
+			/* a vtable pointer, perhaps: types read these nodes' first words again */
+			if (a == base && letter == HC_WORD_MODULE)
+				note_word0(s, n);
+			if (bk && !queue_word(s, n, bk, v, (a - base) / 8, &queued)) {
+				/* the batch was resolved: flush() may have upgraded the letters in memory */
+				code = *sig;
+				if (s->oom)
+					return queued;
+			}
+		}
+		/* the rest: only whether each word points into a node */
 		for (; a + 8 <= stop; a += 8) {
 			uint64_t v;
 			if (!hc_span_u64(span, a, &v))
 				break; /* cannot happen: stop is inside the span */
 			const struct hc_index_block *bk = hc_index_block_of(ix, v);
-			if (a < sig_end) {
-				unsigned sh = (unsigned)(3 * ((a - base) / 8)), letter = sig_letter(s, v, bk != NULL);
-				code = (code & ~(7u << sh)) | letter << sh;
-				if (a + 8 == sig_end)
-					*sig = code;
-				/* a vtable pointer, perhaps: types read these nodes' first words again */
-				if (a == base && letter == HC_WORD_MODULE)
-					note_word0(s, n);
-			}
-			if (!bk)
-				continue;
-			__builtin_prefetch(bk);
-			s->cand_v[s->ncand] = v;
-			s->cand_w[s->ncand] = (a - base) / 8 < HC_SLOT_FAR ? (uint16_t)((a - base) / 8) : HC_SLOT_FAR;
-			s->cand_b[s->ncand] = bk;
-			queued = true;
-			if (++s->ncand == BATCH_CAP) {
-				if (a < sig_end)
-					*sig = code;
-				pend(s, n, false);
-				flush(s);
-				code = *sig;
-				if (s->oom)
-					return queued;
-			}
+			if (bk && !queue_word(s, n, bk, v, (a - base) / 8, &queued) && s->oom)
+				return queued;
 		}
 	}
 	/* the core ended before the first words did: what was read */
