@@ -449,6 +449,10 @@ static void note_word0(struct scanner *s, uint32_t n)
 	s->word0[s->nword0++] = n;
 }
 
+/* HC_WORD_UNREAD in each of the HC_SIG_WORDS letters of a shape code */
+#define UNREAD_LETTERS (HC_WORD_UNREAD * 011111111u)
+_Static_assert(HC_SIG_WORDS == 8 && HC_WORD_UNREAD < 8, "UNREAD_LETTERS has eight 3-bit letters");
+
 /*
  * Queues word v (word `slot` of node n), which falls in index block bk, and
  * asks for the block. False when that filled the batch and it was resolved
@@ -470,22 +474,20 @@ static inline bool queue_word(struct scanner *s, uint32_t n, const struct hc_ind
 }
 
 /*
- * Queues the words of node n that may point into a node, fetching spans as
- * the node crosses them (a node lies in one mapping, but a core may hold
- * only part of it). On the way it notes the shape letters of the first
- * words (g->sig_code) and whether the first points into a module. Returns
- * whether any word was queued.
+ * Queues the words of node n (size bytes at a) that may point into a node,
+ * fetching spans as the node crosses them (a node lies in one mapping, but
+ * a core may hold only part of it). On the way it notes the shape letters
+ * of the first words (g->sig_code) and whether the first points into a
+ * module. Returns whether any word was queued.
  */
-static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n)
+static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n, uint64_t a, uint64_t size)
 {
 	const struct hc_graph_index *ix = s->g->index;
-	uint64_t a = hc_graph_node_addr(s->g, n), end = a + hc_graph_node_size(s->g, n), base = a;
+	uint64_t end = a + size, base = a;
 	bool queued = false;
 	/* the shape letters of the first words, unread until read */
-	uint64_t words = (end - a) / 8 < HC_SIG_WORDS ? (end - a) / 8 : HC_SIG_WORDS, sig_end = a + 8 * words;
-	uint32_t code = 0, *sig = &s->g->sig_code[n];
-	for (uint64_t i = 0; i < words; i++)
-		code |= (uint32_t)HC_WORD_UNREAD << (3 * i);
+	uint64_t words = size / 8 < HC_SIG_WORDS ? size / 8 : HC_SIG_WORDS, sig_end = a + 8 * words;
+	uint32_t code = UNREAD_LETTERS & ((1u << (3 * words)) - 1), *sig = &s->g->sig_code[n];
 	/* in a register and in memory, where flush() may upgrade letters to pointers */
 	*sig = code;
 	while (a + 8 <= end) {
@@ -570,15 +572,16 @@ static void scan_nodes(struct scanner *s)
 			s->release.from = 0;
 		}
 		for (uint32_t n = b0; n < b1 && !s->oom; n++) {
-			hc_span_prefetch(&span, hc_graph_node_addr(s->g, n) + SCAN_AHEAD);
+			uint64_t addr = hc_graph_node_addr(s->g, n), size = hc_graph_node_size(s->g, n);
+			hc_span_prefetch(&span, addr + SCAN_AHEAD);
 			/* a node resolved in parts is still open: its last part closes it, queued words or not */
-			if (scan_node(s, &span, n) || s->open_src == n)
+			if (scan_node(s, &span, n, addr, size) || s->open_src == n)
 				pend(s, n, true);
 			if (s->ncand >= BATCH_FLUSH || s->npend == BATCH_CAP)
 				flush(s);
-			done += hc_graph_node_size(s->g, n);
+			done += size;
 			if (!(n & 0xfff)) {
-				hc_release_cursor_advance(&s->release, hc_graph_node_addr(s->g, n));
+				hc_release_cursor_advance(&s->release, addr);
 				__atomic_store_n(&s->done, done, __ATOMIC_RELAXED);
 				if (s->progress)
 					report(s, 0);
