@@ -152,19 +152,19 @@ static bool cycle_seen(struct cycle_check *c, uint64_t p)
 	return false;
 }
 
-static void add_mark(struct walk *w, uint64_t addr, uint8_t state, uint8_t kind)
+/* Appends x to the growing array *arr of *n marks; false if out of memory. */
+static bool push_mark(struct mark **arr, uint32_t *n, uint32_t *cap, struct mark x)
 {
-	if (w->nmarks == w->marks_cap) {
-		uint32_t cap = w->marks_cap ? w->marks_cap * 2 : 1024;
-		struct mark *m = realloc(w->marks, cap * sizeof(*m));
-		if (!m) {
-			w->oom = true;
-			return;
-		}
-		w->marks = m;
-		w->marks_cap = cap;
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 1024;
+		struct mark *m = realloc(*arr, c * sizeof(*m));
+		if (!m)
+			return false;
+		*arr = m;
+		*cap = c;
 	}
-	w->marks[w->nmarks++] = (struct mark){ addr, state, kind };
+	(*arr)[(*n)++] = x;
+	return true;
 }
 
 static int compare_marks(const void *a, const void *b)
@@ -237,17 +237,8 @@ struct list_sink {
 
 static void sink_mark(struct list_sink *k, uint64_t addr, uint8_t state, uint8_t kind)
 {
-	if (k->nmarks == k->marks_cap) {
-		uint32_t cap = k->marks_cap ? k->marks_cap * 2 : 1024;
-		struct mark *m = realloc(k->marks, cap * sizeof(*m));
-		if (!m) {
-			k->oom = true;
-			return;
-		}
-		k->marks = m;
-		k->marks_cap = cap;
-	}
-	k->marks[k->nmarks++] = (struct mark){ addr, state, kind };
+	if (!push_mark(&k->marks, &k->nmarks, &k->marks_cap, (struct mark){ addr, state, kind }))
+		k->oom = true;
 }
 
 static void sink_damage(struct list_sink *k, uint32_t list, uint64_t addr, const char *fmt, ...)
@@ -378,7 +369,8 @@ static void collect_lists(struct walk *w, uint64_t arena, const uint8_t *ms)
 	for (uint32_t l = 1; l < NBINS + nfast && !w->oom; l++) {
 		struct list_sink *k = &job[l % 2].sink;
 		for (uint32_t m = k->list_start[l]; m < k->list_start[l + 1]; m++)
-			add_mark(w, k->marks[m].addr, k->marks[m].state, k->marks[m].kind);
+			if (!push_mark(&w->marks, &w->nmarks, &w->marks_cap, k->marks[m]))
+				w->oom = true;
 		for (; d[l % 2] < k->ndamage && k->damage[d[l % 2]].list == l; d[l % 2]++)
 			corruption_msg(w, k->damage[d[l % 2]].addr, k->damage[d[l % 2]].msg);
 	}
