@@ -331,7 +331,8 @@ static void collect_fastbin(const struct walk *w, struct list_sink *k, unsigned 
 	}
 }
 
-struct list_job {
+/* One per thread; aligned to cache lines so that the two never share one. */
+struct __attribute__((aligned(64))) list_job {
 	const struct walk *w;
 	uint64_t arena;
 	const uint8_t *ms;
@@ -1118,8 +1119,12 @@ uint64_t hc_glibc_big_chunk_size(const struct hc_glibc_heap *h, uint32_t i)
 	return lo < h->nbig_chunks && h->big_chunks[lo].addr == addr ? h->big_chunks[lo].size : 0;
 }
 
-/* What tally() counts, for a range of chunks: one per thread, added up after. */
-struct tally_part {
+/*
+ * What tally() counts, for a range of chunks: one per thread, added up
+ * after. Aligned to cache lines: two threads counting into neighbours that
+ * share one would bounce it between the CPUs at every chunk.
+ */
+struct __attribute__((aligned(64))) tally_part {
 	struct walk *w;
 	uint32_t c0, c1;
 	struct hc_tally totals[HC_CHUNK_STATE_COUNT];
@@ -1138,6 +1143,7 @@ static void *tally_run(void *arg)
 {
 	struct tally_part *part = arg;
 	struct walk *w = part->w;
+	struct hc_tally (*per_arena)[HC_CHUNK_STATE_COUNT + 3] = part->arena;
 	struct hc_glibc_heap *h = w->h;
 	if (part->c0 >= part->c1)
 		return NULL;
@@ -1164,9 +1170,9 @@ static void *tally_run(void *arg)
 		add_tally(&part->totals[st], bytes);
 		if (arena == HC_NO_ARENA)
 			continue;
-		add_tally(&part->arena[arena][st], bytes);
+		add_tally(&per_arena[arena][st], bytes);
 		if (st == HC_CHUNK_FREE)
-			add_tally(&part->arena[arena][HC_CHUNK_STATE_COUNT + (w->chunk_kind[i] == KIND_SMALL   ? 1
+			add_tally(&per_arena[arena][HC_CHUNK_STATE_COUNT + (w->chunk_kind[i] == KIND_SMALL   ? 1
 									     : w->chunk_kind[i] == KIND_LARGE ? 2
 														: 0)],
 				  bytes);

@@ -293,7 +293,8 @@ struct pending {
 	bool last;                   /* its scan is done: count and dedupe its edges */
 };
 
-struct scanner {
+/* One per scanning thread; aligned to cache lines so that the two never share one. */
+struct __attribute__((aligned(64))) scanner {
 	const struct hc_graph *g;
 	const struct hc_target *t;
 	struct hc_scan_share *share;
