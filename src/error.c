@@ -96,6 +96,21 @@ int hc_warnings_partial(const struct hc_warnings *w)
 	return w->partial;
 }
 
+struct hc_warnings_mark hc_warnings_mark(const struct hc_warnings *w)
+{
+	return (struct hc_warnings_mark){ w->count, w->dropped, w->partial };
+}
+
+void hc_warnings_rewind(struct hc_warnings *w, struct hc_warnings_mark m)
+{
+	for (unsigned i = m.count; i < w->count; i++)
+		free(w->items[i].message);
+	if (m.count < w->count)
+		w->count = m.count;
+	w->dropped = m.dropped;
+	w->partial = m.partial;
+}
+
 void hc_warnings_free(struct hc_warnings *w)
 {
 	for (unsigned i = 0; i < w->count; i++)

@@ -941,8 +941,25 @@ static bool run_method(const struct hc_loc_ctx *c, enum hc_arena_method m, struc
 	return false;
 }
 
+int hc_glibc_dwarf_verdict(struct hc_symbols *s, const struct hc_module *libc, const struct hc_glibc_layout *l)
+{
+	if (!s || !libc || !libc->has_dwarf || !l)
+		return -1;
+	struct hc_loc_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.libc = libc;
+	return dwarf_agrees(&c, l);
+}
+
 struct hc_error *hc_glibc_locate(struct hc_target *t, struct hc_symbols *s, enum hc_arena_method method,
 				 struct hc_glibc_location *out)
+{
+	return hc_glibc_locate_opts(t, s, method, true, out);
+}
+
+struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s, enum hc_arena_method method,
+				      bool check_dwarf, struct hc_glibc_location *out)
 {
 	if (!t || !out)
 		return hc_error_create(HC_ERR_INTERNAL, "hc_glibc_locate: no target");
@@ -956,7 +973,8 @@ struct hc_error *hc_glibc_locate(struct hc_target *t, struct hc_symbols *s, enum
 	if (!c)
 		return &hc_error_nomem;
 	setup(c, t, s);
-	apply_dwarf(c);
+	if (check_dwarf)
+		apply_dwarf(c);
 
 	static const enum hc_arena_method order[] = { HC_ARENA_METHOD_SYMBOLS, HC_ARENA_METHOD_DISASSEMBLY,
 						      HC_ARENA_METHOD_SCAN };

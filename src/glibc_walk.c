@@ -13,6 +13,7 @@
  */
 #include "heapcore/glibc_heap.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1313,18 +1314,59 @@ static uint64_t core_bytes(const struct hc_target *t)
 	return n;
 }
 
-struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
-			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out)
+/* libc's DWARF verdict on the layout the walk reads with (hc_glibc_dwarf_verdict), taken beside it. */
+struct dwarf_job {
+	struct hc_symbols *s;
+	const struct hc_module *libc;
+	const struct hc_glibc_layout *layout;
+	int verdict;
+};
+
+static void *dwarf_run(void *arg)
+{
+	struct dwarf_job *j = arg;
+	j->verdict = hc_glibc_dwarf_verdict(j->s, j->libc, j->layout);
+	return NULL;
+}
+
+/*
+ * Locates the arenas and walks them. With `speculate`, libc's DWARF (whose
+ * loading takes longer than locating) judges the layout on another thread
+ * while the walk reads with it; in the rare case it disagrees, all of it
+ * is undone (warnings included) and done again with the layout the DWARF
+ * picks. Only a version's own layout is judged so: any other was chosen
+ * after the DWARF's first choice failed, as hc_glibc_locate would.
+ */
+static struct hc_error *locate_and_walk(struct hc_target *t, struct hc_symbols *s,
+					const struct hc_glibc_walk_options *opts, bool speculate,
+					struct hc_glibc_heap **out)
 {
 	*out = NULL;
 	struct hc_glibc_heap *h = calloc(1, sizeof(*h));
 	if (!h)
 		return &hc_error_nomem;
-	struct hc_error *err = hc_glibc_locate(t, s, opts ? opts->method : HC_ARENA_METHOD_AUTO,
-					       &h->location);
+	enum hc_arena_method method = opts ? opts->method : HC_ARENA_METHOD_AUTO;
+	struct hc_warnings_mark mark = hc_warnings_mark(&t->warnings);
+	struct hc_error *err = hc_glibc_locate_opts(t, s, method, !speculate, &h->location);
+	if (!err && speculate && !h->location.version_known) {
+		hc_warnings_rewind(&t->warnings, mark);
+		speculate = false;
+		err = hc_glibc_locate_opts(t, s, method, true, &h->location);
+	}
 	if (err) {
 		free(h);
 		return err;
+	}
+	struct dwarf_job dj = { s, h->location.libc, h->location.layout, -1 };
+	pthread_t th;
+	bool checking = speculate && pthread_create(&th, NULL, dwarf_run, &dj) == 0;
+	if (speculate && !checking) {
+		dwarf_run(&dj);
+		if (dj.verdict == 0) {
+			hc_glibc_heap_destroy(h);
+			hc_warnings_rewind(&t->warnings, mark);
+			return locate_and_walk(t, s, opts, false, out);
+		}
 	}
 	struct walk w = { .t = t, .h = h, .L = h->location.layout };
 	w.max_list = core_bytes(t) / MINSIZE + 1;
@@ -1339,6 +1381,17 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	if (own_populator)
 		hc_populator_stop(w.populator);
 	w.populator = NULL;
+	if (checking)
+		pthread_join(th, NULL);
+	if (checking && dj.verdict == 0) {
+		/* libc's DWARF disagrees with the layout all of this was read with */
+		free(w.marks);
+		free(w.chunk_kind);
+		free(w.run_start);
+		hc_glibc_heap_destroy(h);
+		hc_warnings_rewind(&t->warnings, mark);
+		return locate_and_walk(t, s, opts, false, out);
+	}
 	if (!err) {
 		sort_chunks(&w);
 		index_extents(&w);
@@ -1365,6 +1418,12 @@ struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
 	}
 	*out = h;
 	return NULL;
+}
+
+struct hc_error *hc_glibc_walk(struct hc_target *t, struct hc_symbols *s,
+			       const struct hc_glibc_walk_options *opts, struct hc_glibc_heap **out)
+{
+	return locate_and_walk(t, s, opts, s && hc_thread_count(0, 2, 1) == 2, out);
 }
 
 void hc_glibc_heap_destroy(struct hc_glibc_heap *h)

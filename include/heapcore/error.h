@@ -66,4 +66,12 @@ void hc_warnings_add(struct hc_warnings *w, enum hc_warning_kind kind, const cha
 int hc_warnings_partial(const struct hc_warnings *w);
 void hc_warnings_free(struct hc_warnings *w);
 
+/* Where a list of warnings stands, to go back to when work that added some is undone. */
+struct hc_warnings_mark {
+	unsigned count, dropped;
+	int partial;
+};
+struct hc_warnings_mark hc_warnings_mark(const struct hc_warnings *w);
+void hc_warnings_rewind(struct hc_warnings *w, struct hc_warnings_mark m);
+
 #endif

@@ -90,6 +90,20 @@ struct hc_glibc_location {
  */
 struct hc_error *hc_glibc_locate(struct hc_target *t, struct hc_symbols *s,
 				 enum hc_arena_method method, struct hc_glibc_location *out);
+/*
+ * The same; with check_dwarf false, libc's DWARF does not first confirm or
+ * correct the layout the version implies (hc_glibc_dwarf_verdict does it
+ * after, on another thread if need be: loading libc's DWARF takes longer
+ * than locating).
+ */
+struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s, enum hc_arena_method method,
+				      bool check_dwarf, struct hc_glibc_location *out);
+/*
+ * What libc's DWARF says of layout l: 1 it agrees, 0 it disagrees (locate
+ * again with check_dwarf), -1 it says nothing (no DWARF for malloc's
+ * structs). Adds no warnings.
+ */
+int hc_glibc_dwarf_verdict(struct hc_symbols *s, const struct hc_module *libc, const struct hc_glibc_layout *l);
 
 enum hc_chunk_state {
 	HC_CHUNK_USED = 0,        /* allocated and not on any free list */

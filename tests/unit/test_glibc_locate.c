@@ -408,6 +408,34 @@ static void test_every_method_agrees_with_the_symbols_on_each_runtime(void)
 	CU_ASSERT_EQUAL(st.failures, 0);
 }
 
+/*
+ * The walk locates without libc's DWARF and has the DWARF judge the layout
+ * beside it: the verdict must agree with what hc_glibc_locate's own check
+ * decides. Native libc has its DWARF (libc6-dbg): it agrees with the
+ * layout found, and disagrees with another glibc's.
+ */
+static void test_libcs_dwarf_judges_the_layout_the_version_implies(void)
+{
+	char program[400];
+	const char *core = threaded_core(program, sizeof(program));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct opened o;
+	CU_ASSERT_FATAL(open_core(core, NULL, false, false, &o));
+	struct hc_glibc_location with, without;
+	struct hc_error *err = hc_glibc_locate_opts(o.t, o.s, HC_ARENA_METHOD_AUTO, false, &without);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_FATAL(locate(&o, HC_ARENA_METHOD_AUTO, &with));
+	CU_ASSERT(with.layout == without.layout && with.main_arena == without.main_arena && with.mp == without.mp);
+	CU_ASSERT_FATAL(with.libc && with.libc->has_dwarf);
+	CU_ASSERT_EQUAL(hc_glibc_dwarf_verdict(o.s, with.libc, with.layout), 1);
+	/* glibc 2.31's malloc_state (no tcache_key, another mp_) is not this one */
+	const struct hc_glibc_layout *old = hc_glibc_layout_for_minor(31);
+	CU_ASSERT_FATAL(old && old != with.layout);
+	CU_ASSERT_EQUAL(hc_glibc_dwarf_verdict(o.s, with.libc, old), 0);
+	CU_ASSERT_EQUAL(hc_glibc_dwarf_verdict(o.s, NULL, with.layout), -1);
+	close_core(&o);
+}
+
 static void test_method_names_are_stable(void)
 {
 	CU_ASSERT_STRING_EQUAL(hc_arena_method_name(HC_ARENA_METHOD_AUTO), "auto");
@@ -434,5 +462,6 @@ void hc_test_register_glibc_locate(void)
 		    test_a_damaged_bin_does_not_hide_main_arena_from_any_method);
 	CU_add_test(s, "every method agrees with the symbols on each runtime's cores",
 		    test_every_method_agrees_with_the_symbols_on_each_runtime);
+	CU_add_test(s, "libc's DWARF judges the layout the version implies", test_libcs_dwarf_judges_the_layout_the_version_implies);
 	CU_add_test(s, "method names are stable", test_method_names_are_stable);
 }
