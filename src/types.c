@@ -261,9 +261,16 @@ static void *tally_run(void *arg)
 	const struct hc_graph *g = t->b->g;
 	const uint32_t *type = t->b->ty->node_type;
 	bool chunks = g->heap && g->chunk && g->target;
+	const struct hc_glibc_heap *h = g->heap;
 	for (uint32_t n = t->n0; n < t->n1; n++) {
 		t->count[type[n]]++;
-		t->bytes[type[n]] += chunks ? hc_graph_node_bytes(g, n) : hc_graph_node_size(g, n);
+		if (!chunks) {
+			t->bytes[type[n]] += hc_graph_node_size(g, n);
+			continue;
+		}
+		/* an arena chunk's bytes inline; an mmapped one's mapping has its header read */
+		uint32_t c = g->chunk[n];
+		t->bytes[type[n]] += h->chunk_state[c] != HC_CHUNK_MMAPPED ? hc_glibc_chunk_size(h, c) : hc_graph_node_bytes(g, n);
 	}
 	return NULL;
 }

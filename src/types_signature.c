@@ -49,11 +49,16 @@ static unsigned letter(const struct hc_types_build *b, uint64_t v)
 	return hc_word_letter_of_value(v);
 }
 
+/* Signatures remembered in front of the map, by a hash of their key: a few hundred cover a heap's. */
+#define RECENT_BITS 8
+
 /* One thread's part of the pass: a range of nodes, with its own cache. */
 struct sig_part {
 	struct hc_types_build *b;
 	uint32_t n0, n1;
 	struct hc_u64map cache;    /* (size, letters) -> type id, so that a name is spelled once per signature */
+	uint64_t recent_key[1u << RECENT_BITS];
+	uint32_t recent_id[1u << RECENT_BITS];
 	bool nomem;
 };
 
@@ -86,6 +91,11 @@ static void *sig_run(void *arg)
 			}
 		}
 		uint64_t key = size < (1ull << 40) ? size << 24 | code : UINT64_MAX;
+		uint32_t slot = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> (64 - RECENT_BITS));
+		if (key != UINT64_MAX && pt->recent_key[slot] == key) {
+			type[n] = pt->recent_id[slot];
+			continue;
+		}
 		uint32_t id = key != UINT64_MAX ? hc_u64map_get(&pt->cache, key) : HC_MAP_NONE;
 		if (id == HC_MAP_NONE) {
 			char name[64];
@@ -105,6 +115,10 @@ static void *sig_run(void *arg)
 				break;
 			}
 		}
+		if (key != UINT64_MAX) {
+			pt->recent_key[slot] = key;
+			pt->recent_id[slot] = id;
+		}
 		type[n] = id;
 	}
 	return NULL;
@@ -115,6 +129,9 @@ void hc_types_signatures(struct hc_types_build *b)
 {
 	uint32_t half = b->g->nnodes / 2;
 	struct sig_part parts[2] = { { .b = b, .n0 = 0, .n1 = half }, { .b = b, .n0 = half, .n1 = b->g->nnodes } };
+	for (int i = 0; i < 2; i++)
+		for (uint32_t k = 0; k < (1u << RECENT_BITS); k++)
+			parts[i].recent_key[k] = UINT64_MAX;
 	hc_run_pair(b->nthreads, sig_run, &parts[0], &parts[1]);
 	for (int i = 0; i < 2; i++) {
 		b->nomem |= parts[i].nomem;
