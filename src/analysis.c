@@ -195,6 +195,13 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 	return NULL;
 }
 
+void hc_analysis_trim(struct hc_analysis *a)
+{
+	hc_graph_trim(a->graph);
+	hc_leaks_trim(a->leaks, a->graph ? a->graph->nnodes : 0);
+	hc_types_trim(a->types);
+}
+
 void hc_analysis_destroy(struct hc_analysis *a)
 {
 	if (!a)

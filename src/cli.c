@@ -4,6 +4,7 @@
  * (docs/exit-codes.md). The only place that prints errors or exits.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,12 @@ static int print_report(json_t *report, const struct cli_options *o,
 	return partial ? HC_ERR_DAMAGED : 0;
 }
 
+static void *trim_run(void *arg)
+{
+	hc_analysis_trim(arg);
+	return NULL;
+}
+
 /* Opens the core and its symbols; on failure prints and returns the exit code. */
 static int open_target(const struct cli_options *o, struct hc_target **t, struct hc_symbols **s)
 {
@@ -303,7 +310,12 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 			fprintf(stderr, "\r%40s\r", "");
 		rc = report_error(hc_error_prefix(err, "%s", o->core));
 	} else {
+		/* what only explain reads goes back to the kernel on the idle CPU while the report is built */
+		pthread_t trim;
+		bool trimming = !explain && pthread_create(&trim, NULL, trim_run, a) == 0;
 		json_t *r = explain ? hc_report_explain(a, o->address, o->scan_free) : hc_report_analyze(a);
+		if (trimming)
+			pthread_join(trim, NULL);
 		/* the chains are searched as the report asks: a search that stopped leaves some out */
 		const struct hc_error *chains_err = hc_chains_error(a->chains);
 		if (chains_err)

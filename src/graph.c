@@ -1176,6 +1176,30 @@ struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
 	return NULL;
 }
 
+void hc_graph_trim(struct hc_graph *g)
+{
+	if (!g)
+		return;
+	hc_release_large(g->in, g->nedges * sizeof(*g->in));
+	hc_release_large(g->in_flags, g->nedges);
+	hc_release_large(g->in_start, ((size_t)g->nnodes + 2) * sizeof(*g->in_start));
+	hc_release_large(g->sig_code, ((size_t)g->nnodes + 1) * sizeof(*g->sig_code));
+	hc_release_large(g->out_slot, g->nedges * sizeof(*g->out_slot));
+	hc_release_large(g->root_kinds, g->nnodes);
+	g->in = NULL;
+	g->in_flags = NULL;
+	g->in_start = NULL;
+	g->sig_code = NULL;
+	g->out_slot = NULL;
+	g->root_kinds = NULL;
+	if (g->index) {
+		hc_release_large(g->index->blocks, g->index->nblocks * sizeof(*g->index->blocks));
+		g->index->blocks = NULL;
+		hc_graph_index_destroy(g->index);
+		g->index = NULL;
+	}
+}
+
 void hc_graph_destroy(struct hc_graph *g)
 {
 	if (!g)

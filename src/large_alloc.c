@@ -220,6 +220,19 @@ void hc_free_large(void *p, size_t bytes)
 		free(p);
 }
 
+void hc_release_large(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	if (!in_pool(p)) {
+		free(p);
+		return;
+	}
+	/* pool blocks start on a page and own whole pages */
+	size_t whole = (rounded(bytes) + 4095) & ~(size_t)4095;
+	madvise(p, whole, MADV_DONTNEED);
+}
+
 void hc_large_cache_drain(void)
 {
 	pthread_mutex_lock(&cache.lock);

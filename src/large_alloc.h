@@ -39,6 +39,13 @@ void *hc_calloc_large(size_t n, size_t size);
 void hc_free_large(void *p, size_t bytes);
 /* Frees the blocks kept (the end of an analysis). */
 void hc_large_cache_drain(void);
+/*
+ * Gives a block from hc_alloc_large (bytes: what was asked for) back to the
+ * kernel now, not when the pool or the cache goes: a pool block's pages are
+ * dropped (the pool never hands its addresses out again), any other block
+ * is freed. For letting go of arrays while other work goes on.
+ */
+void hc_release_large(void *p, size_t bytes);
 
 /*
  * A pool for the big arrays of one analysis: `bytes` of address space,

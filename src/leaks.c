@@ -324,6 +324,17 @@ done:
 	return NULL;
 }
 
+void hc_leaks_trim(struct hc_leaks *l, uint32_t nnodes)
+{
+	if (!l)
+		return;
+	size_t cnt = nnodes ? nnodes : 1;
+	hc_release_large(l->cls, cnt);
+	hc_release_large(l->cluster, cnt * sizeof(*l->cluster));
+	l->cls = NULL;
+	l->cluster = NULL;
+}
+
 void hc_leaks_destroy(struct hc_leaks *l)
 {
 	if (!l)

@@ -439,6 +439,14 @@ struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols
 	return NULL;
 }
 
+void hc_types_trim(struct hc_types *t)
+{
+	if (!t)
+		return;
+	hc_release_large(t->node_via, (size_t)t->nnodes * sizeof(*t->node_via));
+	t->node_via = NULL;
+}
+
 void hc_types_destroy(struct hc_types *t)
 {
 	if (!t)

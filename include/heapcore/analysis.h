@@ -65,4 +65,13 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 				 const struct hc_analysis_options *opts, struct hc_analysis **out);
 void hc_analysis_destroy(struct hc_analysis *a);
 
+/*
+ * Gives back what only `explain` reads (the in-CSR, the shape letters and
+ * slots, the address index, each node's leak class and cluster and the
+ * member it was typed through), leaving what hc_report_analyze reads: the
+ * CLI has the kernel free those pages on the idle CPU while the analyze
+ * report is built. Released arrays are NULL afterwards.
+ */
+void hc_analysis_trim(struct hc_analysis *a);
+
 #endif

@@ -161,6 +161,8 @@ struct hc_error *hc_graph_build(struct hc_target *t, struct hc_symbols *s,
 				const struct hc_glibc_heap *h, const struct hc_graph_options *opts,
 				struct hc_graph **out);
 void hc_graph_destroy(struct hc_graph *g);
+/* Gives back the in-CSR, shape letters, slots, root kinds and index now (hc_analysis_trim): NULL after. */
+void hc_graph_trim(struct hc_graph *g);
 
 /* The node whose allocation contains addr (start or interior), or UINT32_MAX. */
 uint32_t hc_graph_node_at(const struct hc_graph *g, uint64_t addr);
@@ -229,6 +231,8 @@ void hc_dominators_destroy(struct hc_dominators *d);
  */
 struct hc_error *hc_leaks_classify(const struct hc_graph *g, const struct hc_dominators *d, struct hc_leaks **out);
 void hc_leaks_destroy(struct hc_leaks *l);
+/* Gives back cls and cluster (of a graph of nnodes) now (hc_analysis_trim): NULL after. */
+void hc_leaks_trim(struct hc_leaks *l, uint32_t nnodes);
 
 /*
  * *kinds, bit k: a root of kind k reaches node (through its ancestors,

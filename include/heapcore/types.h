@@ -109,6 +109,8 @@ struct hc_types_options {
 struct hc_error *hc_types_infer_opts(const struct hc_graph *g, struct hc_symbols *s, const struct hc_types_options *o,
 				     struct hc_types **out);
 void hc_types_destroy(struct hc_types *t);
+/* Gives back node_via now (hc_analysis_trim): NULL after. */
+void hc_types_trim(struct hc_types *t);
 
 /*
  * The member through which the node's DWARF type came: "next", "items[3]",

@@ -171,6 +171,16 @@ static void check_scenario(const struct truth *tr, void *arg)
 		for (size_t i = 0; i < json_array_size(groups); i++)
 			check_group(tr, a, json_array_get(groups, i));
 		EXPECT(!t->warnings.partial, "an intact core is reported partial\n");
+		/* what hc_analysis_trim gives back, the analyze report never reads */
+		json_t *before = hc_report_analyze(a);
+		hc_analysis_trim(a);
+		EXPECT(!a->graph->in && !a->graph->in_start && !a->graph->sig_code && !a->graph->index &&
+			       !a->leaks->cluster && !a->types->node_via,
+		       "hc_analysis_trim kept an array it gives back\n");
+		json_t *after = hc_report_analyze(a);
+		EXPECT(before && after && json_equal(before, after), "the analyze report changed when trimmed\n");
+		json_decref(before);
+		json_decref(after);
 	}
 	hc_analysis_destroy(a);
 	hc_symbols_destroy(s);
