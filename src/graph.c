@@ -497,12 +497,11 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n, uint6
 			if (!hc_span_contains(span, a, 8))
 				break; /* not in the core past here: nothing more to read */
 		}
+		/* the span holds [a, stop): its words are read unchecked (hc_span_u64_within) */
 		uint64_t stop = span->addr + span->len < end ? span->addr + span->len : end;
 		/* the first words, whose shape letters are taken too */
 		for (; a + 8 <= stop && a < sig_end; a += 8) {
-			uint64_t v;
-			if (!hc_span_u64(span, a, &v))
-				break; /* cannot happen: stop is inside the span */
+			uint64_t v = hc_span_u64_within(span, a);
 			const struct hc_index_block *bk = hc_index_block_of(ix, v);
 			unsigned sh = (unsigned)(3 * ((a - base) / 8)), letter = sig_letter(s, v, bk != NULL);
 			code = (code & ~(7u << sh)) | letter << sh;
@@ -519,9 +518,7 @@ static bool scan_node(struct scanner *s, struct hc_span *span, uint32_t n, uint6
 		}
 		/* the rest: only whether each word points into a node */
 		for (; a + 8 <= stop; a += 8) {
-			uint64_t v;
-			if (!hc_span_u64(span, a, &v))
-				break; /* cannot happen: stop is inside the span */
+			uint64_t v = hc_span_u64_within(span, a);
 			const struct hc_index_block *bk = hc_index_block_of(ix, v);
 			if (bk && !queue_word(s, n, bk, v, (a - base) / 8, &queued) && s->oom)
 				return queued;

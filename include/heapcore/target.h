@@ -11,6 +11,7 @@
 #ifndef HEAPCORE_TARGET_H
 #define HEAPCORE_TARGET_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -206,6 +207,19 @@ static inline bool hc_span_u64(const struct hc_span *s, uint64_t addr, uint64_t 
 		if (hc_span_contains(s_, a_, 1))                                        \
 			__builtin_prefetch(s_->bytes + (a_ - s_->addr));                \
 	} while (0)
+
+/*
+ * The word at addr, for a loop that has checked once that the span holds
+ * its whole range (hc_span_contains) instead of each word: a debug build
+ * checks each word again.
+ */
+static inline uint64_t hc_span_u64_within(const struct hc_span *s, uint64_t addr)
+{
+	assert(hc_span_contains(s, addr, 8));
+	uint64_t v;
+	memcpy(&v, s->bytes + (addr - s->addr), 8);
+	return v;
+}
 
 static inline bool hc_span_read(const struct hc_span *s, uint64_t addr, void *buf, uint64_t len)
 {
