@@ -11,13 +11,16 @@
  *   - reached by (hc_leaks_reached_by): the node's ancestors, searched
  *     backwards along in-edges when asked. Only explain asks, for one
  *     node, so no pass over the whole graph keeps a mask per node;
- *   - cycles: Kahn's algorithm on the leaked subgraph (every edge into a
- *     leaked node comes from a leaked node); what it cannot peel off lies on
- *     or after a cycle;
  *   - clusters: breadth-first over in- and out-edges of leaked nodes, started
- *     from each unassigned leaked node in address order.
- * The last two run over a list of the leaked nodes, not over all nodes:
- * leaks are usually a small part of a big heap.
+ *     from each unassigned leaked node in address order, counting the edges
+ *     inside each;
+ *   - cycles: Kahn's algorithm on the clusters with as many edges as nodes
+ *     or more (every edge into a leaked node comes from its cluster); what
+ *     it cannot peel off lies on or after a cycle. A cluster with fewer is
+ *     a tree even ignoring directions: most leaks (lists, trees) need no
+ *     second pass.
+ * Both run over a list of the leaked nodes, not over all nodes: leaks are
+ * usually a small part of a big heap.
  */
 #include "heapcore/graph.h"
 
@@ -131,9 +134,9 @@ bool hc_leaks_reached_by(const struct hc_graph *g, uint32_t node, uint8_t *kinds
 }
 
 /*
- * Marks CLS_CYCLIC on the leaked nodes (list lk, nl of them) that Kahn's
- * algorithm cannot remove. cluster[] holds the in-degrees meanwhile (it is
- * NONE for every node before and after).
+ * Marks CLS_CYCLIC on the leaked nodes of list lk (nl of them, whole
+ * clusters) that Kahn's algorithm cannot remove. indeg is scratch, read
+ * and written only at the listed nodes.
  */
 static void mark_cycles(const struct hc_graph *g, uint8_t *cls, uint32_t *indeg, const uint32_t *lk, uint32_t nl,
 			uint32_t *queue)
@@ -154,12 +157,9 @@ static void mark_cycles(const struct hc_graph *g, uint8_t *cls, uint32_t *indeg,
 				queue[qn++] = w;
 		}
 	}
-	for (uint32_t j = 0; j < nl; j++) {
-		uint32_t v = lk[j];
-		if (indeg[v])
-			cls[v] |= CLS_CYCLIC;
-		indeg[v] = NONE;
-	}
+	for (uint32_t j = 0; j < nl; j++)
+		if (indeg[lk[j]])
+			cls[lk[j]] |= CLS_CYCLIC;
 }
 
 static int cmp_cluster(const void *a, const void *b, void *arg)
@@ -171,7 +171,10 @@ static int cmp_cluster(const void *a, const void *b, void *arg)
 	return (hc_graph_node_addr(g, x->head) > hc_graph_node_addr(g, y->head)) - (hc_graph_node_addr(g, x->head) < hc_graph_node_addr(g, y->head));
 }
 
-/* The weakly connected components of the leaked nodes (list lk, in address order). */
+/*
+ * The weakly connected components of the leaked nodes (list lk, in address
+ * order); each cluster's `cyclic` says for now whether it may hold a cycle.
+ */
 static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, const uint32_t *lk, uint32_t nl,
 				 uint32_t *queue)
 {
@@ -189,17 +192,16 @@ static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, c
 		}
 		uint32_t id = l->nclusters++;
 		struct hc_leak_cluster c = { NONE, 0, 0, 0, false };
+		uint64_t edges = 0;
 		uint32_t qn = 0;
 		queue[qn++] = s;
 		l->cluster[s] = id;
 		for (uint32_t q = 0; q < qn; q++) {
 			uint32_t u = queue[q];
-			uint8_t k = l->cls[u];
 			c.nnodes++;
 			c.bytes += node_bytes(g, u);
-			c.cyclic |= (k & CLS_CYCLIC) != 0;
 			/* the lowest-address head: nodes are indices in address order */
-			if ((k & ~CLS_CYCLIC) == HC_LEAKED_UNREFERENCED) {
+			if (l->cls[u] == HC_LEAKED_UNREFERENCED) {
 				c.nheads++;
 				if (u < c.head)
 					c.head = u;
@@ -209,7 +211,10 @@ static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, c
 				for (uint32_t i = st[u]; i < st[u + 1]; i++) {
 					uint32_t w = adj[i];
 					/* out-edges may lead to anchored nodes; in-edges never come from one */
-					if (l->cls[w] != HC_ANCHORED && l->cluster[w] == NONE) {
+					if (l->cls[w] == HC_ANCHORED)
+						continue;
+					edges += !dir;
+					if (l->cluster[w] == NONE) {
 						l->cluster[w] = id;
 						queue[qn++] = w;
 					}
@@ -219,10 +224,57 @@ static struct hc_error *clusters(const struct hc_graph *g, struct hc_leaks *l, c
 		/* no head: a pure cycle (and what hangs off it); s is its lowest address */
 		if (c.head == NONE)
 			c.head = s;
+		/*
+		 * For now: whether it can hold a cycle at all. With one edge fewer
+		 * than nodes, connected, it is a tree even ignoring directions (a
+		 * leaked list or tree, the common leak); cycles() decides the rest.
+		 */
+		c.cyclic = edges >= c.nnodes;
 		l->clusters[id] = c;
 	}
+	return NULL;
+}
+
+/*
+ * Decides which clusters hold a cycle: Kahn's algorithm over the nodes of
+ * those that may (clusters()), not over every leaked node.
+ */
+static struct hc_error *cycles(const struct hc_graph *g, struct hc_leaks *l, const uint32_t *lk, uint32_t nl,
+			       uint32_t *queue)
+{
+	uint32_t *maybe = NULL, nm = 0, *indeg = NULL;
 	for (uint32_t j = 0; j < nl; j++)
-		l->cls[lk[j]] &= (uint8_t)~CLS_CYCLIC;
+		nm += l->clusters[l->cluster[lk[j]]].cyclic;
+	if (!nm)
+		return NULL;
+	maybe = malloc((size_t)nm * sizeof(*maybe));
+	indeg = hc_alloc_large((size_t)g->nnodes * sizeof(*indeg));
+	if (!maybe || !indeg) {
+		free(maybe);
+		hc_free_large(indeg, (size_t)g->nnodes * sizeof(*indeg));
+		return &hc_error_nomem;
+	}
+	nm = 0;
+	for (uint32_t j = 0; j < nl; j++)
+		if (l->clusters[l->cluster[lk[j]]].cyclic)
+			maybe[nm++] = lk[j];
+	mark_cycles(g, l->cls, indeg, maybe, nm, queue);
+	for (uint32_t j = 0; j < nm; j++)
+		l->clusters[l->cluster[maybe[j]]].cyclic = false;
+	for (uint32_t j = 0; j < nm; j++) {
+		uint32_t v = maybe[j];
+		if (l->cls[v] & CLS_CYCLIC)
+			l->clusters[l->cluster[v]].cyclic = true;
+		l->cls[v] &= (uint8_t)~CLS_CYCLIC;
+	}
+	free(maybe);
+	hc_free_large(indeg, (size_t)g->nnodes * sizeof(*indeg));
+	return NULL;
+}
+
+/* Largest first: sorts the clusters and renumbers the nodes' cluster ids. */
+static struct hc_error *sort_clusters(const struct hc_graph *g, struct hc_leaks *l, const uint32_t *lk, uint32_t nl)
+{
 	if (l->nclusters < 2)
 		return NULL;
 	/* largest first: sort a copy keyed by old id, then renumber the nodes */
@@ -310,9 +362,11 @@ struct hc_error *hc_leaks_classify(const struct hc_graph *g, const struct hc_dom
 		l->anchored.count = n - l->leaked.count;
 		l->anchored.bytes = used->bytes + mm->bytes - l->leaked.bytes;
 	}
-	/* cluster[] is free until the clusters are made: it holds Kahn's in-degrees */
-	mark_cycles(g, l->cls, l->cluster, lk, nl, queue);
 	err = clusters(g, l, lk, nl, queue);
+	if (!err)
+		err = cycles(g, l, lk, nl, queue);
+	if (!err)
+		err = sort_clusters(g, l, lk, nl);
 done:
 	hc_free_large(lk, cnt * sizeof(*lk));
 	hc_free_large(queue, cnt * sizeof(*queue));

@@ -354,6 +354,38 @@ static void assert_same_leaks(const struct hc_graph *g, const struct hc_leaks *x
 	CU_ASSERT_EQUAL(memcmp(&x->indirect, &y->indirect, sizeof(x->indirect)), 0);
 }
 
+/* A cluster is cyclic iff one of its nodes reaches itself through leaked nodes (a small graph: by search from each). */
+static void assert_cyclic_by_definition(const struct hc_graph *g, const struct hc_leaks *l)
+{
+	uint32_t n = g->nnodes, queue[64];
+	bool want[64] = { false };
+	CU_ASSERT_FATAL(n <= 64 && l->nclusters <= 64);
+	for (uint32_t v = 0; v < n; v++) {
+		if (l->cls[v] == HC_ANCHORED)
+			continue;
+		bool seen[64] = { false }, back = false;
+		uint32_t qn = 0;
+		for (uint32_t i = g->out_start[v]; i < g->out_start[v + 1]; i++)
+			if (l->cls[g->out[i]] != HC_ANCHORED && !seen[g->out[i]]) {
+				seen[g->out[i]] = true;
+				queue[qn++] = g->out[i];
+			}
+		for (uint32_t q = 0; q < qn && !back; q++) {
+			uint32_t u = queue[q];
+			back = u == v;
+			for (uint32_t i = g->out_start[u]; i < g->out_start[u + 1]; i++)
+				if (l->cls[g->out[i]] != HC_ANCHORED && !seen[g->out[i]]) {
+					seen[g->out[i]] = true;
+					queue[qn++] = g->out[i];
+				}
+		}
+		if (back)
+			want[l->cluster[v]] = true;
+	}
+	for (uint32_t c = 0; c < l->nclusters; c++)
+		CU_ASSERT_EQUAL(l->clusters[c].cyclic, want[c]);
+}
+
 static void test_anchored_from_the_dominators_tree_is_anchored_from_the_owners(void)
 {
 	struct classified c;
@@ -384,6 +416,7 @@ static void test_anchored_from_the_dominators_tree_is_anchored_from_the_owners(v
 		CU_ASSERT_PTR_NULL_FATAL(hc_leaks_classify(g, d, &b));
 		CU_ASSERT_FATAL(a != NULL && b != NULL);
 		assert_same_leaks(g, a, b);
+		assert_cyclic_by_definition(g, b);
 		hc_leaks_destroy(a);
 		hc_leaks_destroy(b);
 		hc_dominators_destroy(d);
