@@ -209,30 +209,27 @@ static json_t *owners_json(const struct hc_analysis *a)
 	return list;
 }
 
-static int compare_retained_desc(const void *x, const void *y, void *arg)
-{
-	const uint64_t *r = arg;
-	uint64_t a = r[*(const uint32_t *)x], b = r[*(const uint32_t *)y];
-	return a > b ? -1 : a < b;
-}
-
 /* The allocations that hold the most: top-level in the dominator tree (dominated by an owner or several). */
 static json_t *largest_json(const struct hc_analysis *a)
 {
 	const struct hc_graph *g = a->graph;
 	const struct hc_dominators *d = a->dominators;
-	uint32_t *top = malloc(((size_t)g->nnodes + 1) * sizeof(*top));
 	json_t *list = json_array();
-	if (!top)
-		return list;
-	uint32_t n = 0;
+	/* the TOP_ALLOCATIONS largest, in order, ties to the lower address: kept as they are met */
+	uint32_t top[TOP_ALLOCATIONS], n = 0;
 	for (uint32_t i = 0; i < g->nnodes; i++) {
 		uint32_t id = d->idom[i];
-		if (id == HC_DOM_VIRTUAL_ROOT || (id != HC_DOM_NONE && id >= g->nnodes))
-			top[n++] = i;
+		if (id != HC_DOM_VIRTUAL_ROOT && (id == HC_DOM_NONE || id < g->nnodes))
+			continue;
+		uint64_t r = d->retained[i];
+		if (n == TOP_ALLOCATIONS && r <= d->retained[top[n - 1]])
+			continue;
+		uint32_t k = n < TOP_ALLOCATIONS ? n++ : n - 1;
+		for (; k > 0 && d->retained[top[k - 1]] < r; k--)
+			top[k] = top[k - 1];
+		top[k] = i;
 	}
-	qsort_r(top, n, sizeof(*top), compare_retained_desc, d->retained);
-	for (uint32_t i = 0; i < n && i < TOP_ALLOCATIONS; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		uint32_t v = top[i];
 		uint32_t id = d->idom[v];
 		char path[1024];
@@ -247,7 +244,6 @@ static json_t *largest_json(const struct hc_analysis *a)
 			json_object_set_new(o, "type", json_string(type));
 		json_array_append_new(list, o);
 	}
-	free(top);
 	return list;
 }
 

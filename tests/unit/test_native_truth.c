@@ -138,6 +138,38 @@ static void check_group(const struct truth *tr, const struct hc_analysis *a, con
 	}
 }
 
+/*
+ * The report's largest holders: the allocations at the top of the dominator
+ * tree with the most retained bytes, most first (ties to the lower
+ * address), and none left out that retains more than the last one listed.
+ */
+static void check_largest(const struct truth *tr, const struct hc_analysis *a, json_t *report)
+{
+	const struct hc_graph *g = a->graph;
+	const struct hc_dominators *d = a->dominators;
+	json_t *largest = json_object_get(report, "largest");
+	size_t n = json_array_size(largest);
+	EXPECT(n > 0, "no largest holders\n");
+	uint64_t prev = UINT64_MAX, prev_addr = 0, last = UINT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(largest, i);
+		uint64_t r = (uint64_t)json_integer_value(json_object_get(e, "retained_bytes"));
+		uint64_t addr = strtoull(json_string_value(json_object_get(e, "address")), NULL, 16);
+		EXPECT(r < prev || (r == prev && addr > prev_addr), "largest[%zu] out of order\n", i);
+		uint32_t v = hc_graph_node_at(g, addr);
+		EXPECT(v != UINT32_MAX && d->retained[v] == r, "largest[%zu]: not its node's retained bytes\n", i);
+		prev = last = r;
+		prev_addr = addr;
+	}
+	uint32_t above = 0;
+	for (uint32_t v = 0; v < g->nnodes; v++) {
+		uint32_t id = d->idom[v];
+		bool top = id == HC_DOM_VIRTUAL_ROOT || (id != HC_DOM_NONE && id >= g->nnodes);
+		above += top && d->retained[v] > last;
+	}
+	EXPECT(above < n, "%u allocations retain more than the last of the %zu listed\n", above, n);
+}
+
 /* hc_analysis_options.pool for check_scenario */
 static enum hc_pool_use pool_use;
 
@@ -173,6 +205,7 @@ static void check_scenario(const struct truth *tr, void *arg)
 		EXPECT(!t->warnings.partial, "an intact core is reported partial\n");
 		/* what hc_analysis_trim gives back, the analyze report never reads */
 		json_t *before = hc_report_analyze(a);
+		check_largest(tr, a, before);
 		hc_analysis_trim(a);
 		EXPECT(!a->graph->in && !a->graph->in_start && !a->graph->sig_code && !a->graph->index &&
 			       !a->leaks->cluster && !a->types->node_via,
