@@ -184,8 +184,8 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 			err = run_phase(a, opts, &rss, pop, HC_PHASE_TYPES);
 	}
 	hc_populator_stop(pop);
-	/* the scratch arrays kept for reuse between phases go before the report */
-	hc_large_cache_drain();
+	/* the scratch arrays kept for reuse between phases go before the report; the pool's with hc_analysis_trim */
+	hc_large_cache_drain(true);
 	hc_rss_sampler_stop(&rss);
 	if (err) {
 		hc_analysis_destroy(a);
@@ -197,6 +197,8 @@ struct hc_error *hc_analysis_run(struct hc_target *t, struct hc_symbols *s,
 
 void hc_analysis_trim(struct hc_analysis *a)
 {
+	/* the phases' scratch arrays from the pool, still kept for reuse */
+	hc_large_cache_release();
 	hc_graph_trim(a->graph);
 	hc_leaks_trim(a->leaks, a->graph ? a->graph->nnodes : 0);
 	hc_types_trim(a->types);

@@ -133,7 +133,7 @@ void hc_pool_populate(struct hc_populator *p, size_t upto)
 
 void hc_pool_end(void)
 {
-	hc_large_cache_drain();
+	hc_large_cache_drain(false);
 	pthread_mutex_lock(&pool.lock);
 	if (pool.base)
 		munmap(pool.base, pool.size);
@@ -233,15 +233,33 @@ void hc_release_large(void *p, size_t bytes)
 	madvise(p, whole, MADV_DONTNEED);
 }
 
-void hc_large_cache_drain(void)
+void hc_large_cache_drain(bool keep_pool_blocks)
 {
 	pthread_mutex_lock(&cache.lock);
 	for (int i = 0; i < CACHE_SLOTS; i++) {
-		if (cache.p[i] && !in_pool(cache.p[i]))
+		if (!cache.p[i] || (keep_pool_blocks && in_pool(cache.p[i])))
+			continue;
+		if (!in_pool(cache.p[i]))
 			free(cache.p[i]);
 		cache.p[i] = NULL;
 	}
 	pthread_mutex_unlock(&cache.lock);
+}
+
+void hc_large_cache_release(void)
+{
+	void *p[CACHE_SLOTS];
+	size_t bytes[CACHE_SLOTS];
+	/* out of the cache first: nobody else can take one while its pages go */
+	pthread_mutex_lock(&cache.lock);
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		p[i] = cache.p[i];
+		bytes[i] = cache.bytes[i];
+		cache.p[i] = NULL;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		hc_release_large(p[i], bytes[i]);
 }
 
 #define POPULATOR_QUEUE 16

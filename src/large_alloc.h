@@ -37,8 +37,14 @@ void *hc_calloc_large(size_t n, size_t size);
  * arrays become the next one's without a page fault per 4 KiB. Thread-safe.
  */
 void hc_free_large(void *p, size_t bytes);
-/* Frees the blocks kept (the end of an analysis). */
-void hc_large_cache_drain(void);
+/*
+ * Frees the blocks kept (the end of an analysis). The pool's are forgotten
+ * (their pages go with it), or with keep_pool_blocks stay kept, for
+ * hc_large_cache_release or the pool's end.
+ */
+void hc_large_cache_drain(bool keep_pool_blocks);
+/* Gives every block kept back to the kernel now (hc_release_large), the pool's pages included. */
+void hc_large_cache_release(void);
 /*
  * Gives a block from hc_alloc_large (bytes: what was asked for) back to the
  * kernel now, not when the pool or the cache goes: a pool block's pages are

@@ -68,7 +68,8 @@ void hc_analysis_destroy(struct hc_analysis *a);
 /*
  * Gives back what only `explain` reads (the in-CSR, the shape letters and
  * slots, the address index, each node's leak class and cluster and the
- * member it was typed through), leaving what hc_report_analyze reads: the
+ * member it was typed through) and the phases' scratch arrays still kept
+ * for reuse, leaving what hc_report_analyze reads: the
  * CLI has the kernel free those pages on the idle CPU while the analyze
  * report is built. Released arrays are NULL afterwards.
  */
