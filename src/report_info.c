@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "decompress.h"
+#include "heapcore/cpython.h"
 
 static json_t *perms_string(uint32_t perms)
 {
@@ -45,6 +46,43 @@ static json_t *info_threads(const struct hc_target *t, const struct hc_symbols *
 		json_array_append_new(list, o);
 	}
 	return list;
+}
+
+/* The CPython runtime, when the process ran one: version, _PyRuntime, thread states. NULL if none. */
+static json_t *info_python(struct hc_target *t, const struct hc_symbols *s)
+{
+	struct hc_cpython_runtime py;
+	struct hc_error *err = hc_cpython_find(t, s, &py);
+	if (err) {
+		hc_error_destroy(err);
+		return NULL;
+	}
+	if (!py.found)
+		return NULL;
+	char version[32];
+	if (py.version_source == HC_CPYTHON_VERSION_FILE_NAME)
+		snprintf(version, sizeof(version), "%u.%u", py.major, py.minor);
+	else
+		snprintf(version, sizeof(version), "%u.%u.%u", py.major, py.minor, py.micro);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b}", "version", version, "version_from",
+			      hc_cpython_version_source_name(py.version_source), "module", py.module->name,
+			      "runtime", hc_json_address(py.runtime), "layout_known", py.layout_known);
+	if (py.layout_known) {
+		json_object_set_new(o, "main_interpreter", hc_json_address(py.main_interp));
+		json_object_set_new(o, "interpreters", json_integer(py.ninterps));
+		json_t *threads = json_array();
+		for (uint32_t i = 0; i < py.nthreads; i++) {
+			const struct hc_cpython_thread *th = &py.threads[i];
+			json_t *x = json_pack("{s:o, s:o}", "tstate", hc_json_address(th->tstate), "interpreter",
+					      hc_json_address(th->interp));
+			if (th->native_id)
+				json_object_set_new(x, "tid", json_integer((json_int_t)th->native_id));
+			json_array_append_new(threads, x);
+		}
+		json_object_set_new(o, "threads", threads);
+	}
+	hc_cpython_runtime_free(&py);
+	return o;
 }
 
 static json_t *info_modules(const struct hc_symbols *s)
@@ -91,7 +129,7 @@ static json_t *info_mappings(const struct hc_target *t)
 	return list;
 }
 
-json_t *hc_report_info(const struct hc_target *t, const struct hc_symbols *s)
+json_t *hc_report_info(struct hc_target *t, const struct hc_symbols *s)
 {
 	json_t *core = json_pack("{s:s, s:s, s:s, s:I, s:b}", "path", t->path, "arch",
 				 hc_arch_name(t->arch), "compression",
@@ -126,6 +164,9 @@ json_t *hc_report_info(const struct hc_target *t, const struct hc_symbols *s)
 		json_object_set_new(r, "signal", o);
 	}
 	json_object_set_new(r, "threads", info_threads(t, s));
+	json_t *py = info_python(t, s);
+	if (py)
+		json_object_set_new(r, "python", py);
 	json_object_set_new(r, "modules", info_modules(s));
 	json_object_set_new(r, "mappings", info_mappings(t));
 	return r;
@@ -156,6 +197,22 @@ void hc_report_info_text(const json_t *r, FILE *out)
 		const json_t *th = json_array_get(threads, i);
 		fprintf(out, "  tid %-8lld pc %-18s sp %-18s %s\n", hc_json_int(th, "tid"), hc_json_str(th, "pc"),
 			hc_json_str(th, "sp"), hc_json_str(th, "function"));
+	}
+	const json_t *py = json_object_get(r, "python");
+	if (py) {
+		fprintf(out, "\nPython:   %s (from %s) in %s, _PyRuntime %s\n", hc_json_str(py, "version"),
+			hc_json_str(py, "version_from"), hc_json_str(py, "module"), hc_json_str(py, "runtime"));
+		const json_t *pt = json_object_get(py, "threads");
+		if (json_is_true(json_object_get(py, "layout_known")))
+			fprintf(out, "  %lld interpreter(s), main %s; %zu thread state(s)\n", hc_json_int(py, "interpreters"),
+				hc_json_str(py, "main_interpreter"), json_array_size(pt));
+		for (size_t i = 0; i < json_array_size(pt); i++) {
+			const json_t *th = json_array_get(pt, i);
+			fprintf(out, "  thread state %-18s", hc_json_str(th, "tstate"));
+			if (json_object_get(th, "tid"))
+				fprintf(out, " tid %lld", hc_json_int(th, "tid"));
+			fprintf(out, "\n");
+		}
 	}
 	const json_t *mods = json_object_get(r, "modules");
 	fprintf(out, "\nModules (%zu):\n", json_array_size(mods));

@@ -14,8 +14,12 @@
 #include "heapcore/symbols.h"
 #include "heapcore/target.h"
 
-/* `heapcore info`: process, signal, threads, modules, mappings. NULL on allocation failure. */
-json_t *hc_report_info(const struct hc_target *t, const struct hc_symbols *s);
+/*
+ * `heapcore info`: process, signal, threads, the Python runtime if any
+ * (its warnings go to t->warnings), modules, mappings. NULL on allocation
+ * failure.
+ */
+json_t *hc_report_info(struct hc_target *t, const struct hc_symbols *s);
 void hc_report_info_text(const json_t *info, FILE *out);
 
 /* `heapcore heap`: per arena and in total, counts and bytes per chunk state, size histogram. */

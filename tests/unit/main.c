@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 		{ "chains", hc_test_register_chains },
 		{ "graph", hc_test_register_graph },
 		{ "leaks", hc_test_register_leaks },
+		{ "cpython", hc_test_register_cpython },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

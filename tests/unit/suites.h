@@ -20,5 +20,6 @@ HC_SUITE(dominators);
 HC_SUITE(chains);
 HC_SUITE(graph);
 HC_SUITE(leaks);
+HC_SUITE(cpython);
 
 #endif

@@ -1,0 +1,63 @@
+/*
+ * The CPython runtime of a target (cpython_runtime.c): which interpreter
+ * version the process ran, where its _PyRuntime is, and its interpreters'
+ * thread states, matched to the core's threads. The first step of reading a
+ * Python heap: everything else (objects, types, frames) hangs from these.
+ *
+ * Layouts are per minor version, from CPython's own headers as Debian
+ * builds them (../shared/reference/internals.md §2.7, checked against
+ * python3.X-dev): 3.9, 3.11, 3.12, 3.13 and 3.14 with the GIL. Tests run
+ * the versions this machine can run (tests/unit/test_cpython.c says which).
+ */
+#ifndef HEAPCORE_CPYTHON_H
+#define HEAPCORE_CPYTHON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapcore/error.h"
+#include "heapcore/symbols.h"
+#include "heapcore/target.h"
+
+/* Where the version came from, most trusted first. */
+enum hc_cpython_version_source {
+	HC_CPYTHON_VERSION_NONE = 0,
+	HC_CPYTHON_VERSION_DEBUG_OFFSETS, /* _Py_DebugOffsets.version (3.13+), at _PyRuntime */
+	HC_CPYTHON_VERSION_PY_VERSION,    /* the Py_Version variable (3.11+) */
+	HC_CPYTHON_VERSION_FILE_NAME,     /* "python3.9", "libpython3.9.so": no micro version */
+};
+
+struct hc_cpython_thread {
+	uint64_t tstate;             /* PyThreadState address */
+	uint64_t interp;             /* its PyInterpreterState */
+	uint64_t thread_id;          /* pthread_t */
+	uint64_t native_id;          /* kernel thread id; 0 where the version has none (3.9) */
+	int32_t core_thread;         /* index into target->threads with that tid, or -1 */
+};
+
+struct hc_cpython_runtime {
+	bool found;                  /* a libpython or python executable with _PyRuntime */
+	unsigned major, minor, micro;
+	uint32_t hexversion;         /* PY_VERSION_HEX; 0 if only the file name said */
+	enum hc_cpython_version_source version_source;
+	bool layout_known;           /* the threads below were read with this version's layout */
+	const struct hc_module *module;
+	uint64_t runtime;            /* &_PyRuntime */
+	uint64_t main_interp;        /* _PyRuntime.interpreters.main */
+	uint32_t ninterps;
+	struct hc_cpython_thread *threads;
+	uint32_t nthreads;
+};
+
+/*
+ * Finds the runtime. No Python in the process is not an error (found is
+ * false); nor is a version without a known layout (layout_known false, a
+ * warning in t->warnings). Damage in the thread lists ends them and warns.
+ * Only allocation failure is an error. Free with hc_cpython_runtime_free.
+ */
+struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s, struct hc_cpython_runtime *out);
+void hc_cpython_runtime_free(struct hc_cpython_runtime *r);
+
+const char *hc_cpython_version_source_name(enum hc_cpython_version_source v);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * The CPython runtime from a core (heapcore/cpython.h), against what the
+ * Python process itself said before its core was taken: sys.hexversion,
+ * the address of _PyRuntime (ctypes), and every thread's kernel id.
+ * Python 3.11 as Debian ships it (/usr/bin/python3.11: static, stripped,
+ * _PyRuntime in its .dynsym) and, where installed, a build with
+ * libpython3.11.so (pyenv's, with DWARF).
+ */
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "heap_program.h"
+#include "heapcore/cpython.h"
+#include "suites.h"
+
+/* Two threads waiting besides the main one; the truth on one line of JSON, then READY. */
+static const char scenario[] =
+	"import sys, threading, ctypes, json, time\n"
+	"evs = [threading.Event() for _ in range(2)]\n"
+	"ths = [threading.Thread(target=e.wait) for e in evs]\n"
+	"for t in ths: t.start()\n"
+	"rt = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, '_PyRuntime'))\n"
+	"ids = sorted([threading.main_thread().native_id] + [t.native_id for t in ths])\n"
+	"print(json.dumps({'hexversion': sys.hexversion, 'runtime': rt, 'native_ids': ids}))\n"
+	"print('READY'); sys.stdout.flush()\n"
+	"time.sleep(1000)\n";
+
+#define PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+/* A core of python running the scenario (name.core), its truth read from name.out; NULL if it cannot be made. */
+static const char *python_core(const char *name, const char *python, json_t **truth)
+{
+	char compile[600];
+	/* the fixture "compiles" by writing a wrapper that execs the interpreter on the script */
+	snprintf(compile, sizeof(compile),
+		 "sh -c 'echo \"#!/bin/sh\" > \"$2\" && echo \"exec $0 $3\" >> \"$2\" && chmod +x \"$2\"' %s", python);
+	const char *core = hc_fixture_make_core_with(name, scenario, compile, "py");
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s.out", hc_fixture_tmpdir(), name);
+	char *out = hc_fixture_read_file(path, NULL);
+	*truth = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	free(out);
+	return core && *truth ? core : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The runtime heapcore finds in the core equals what the process said of itself. */
+static void check_python(const char *name, const char *python, const char *module_suffix)
+{
+	json_t *truth = NULL;
+	const char *core = python_core(name, python, &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct hc_target *t = NULL;
+	struct hc_symbols *s = NULL;
+	struct hc_symbol_options so = { 0 };
+	CU_ASSERT_PTR_NULL_FATAL(hc_target_open_core(core, &t));
+	CU_ASSERT_PTR_NULL_FATAL(hc_symbols_open(t, &so, &s));
+	struct hc_cpython_runtime py;
+	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_find(t, s, &py));
+	CU_ASSERT_FATAL(py.found);
+	uint32_t hex = (uint32_t)json_integer_value(json_object_get(truth, "hexversion"));
+	CU_ASSERT_EQUAL(py.hexversion, hex);
+	CU_ASSERT_EQUAL(py.version_source, HC_CPYTHON_VERSION_PY_VERSION);
+	CU_ASSERT(py.major == 3 && py.minor == 11 && py.micro == ((hex >> 8) & 0xff));
+	CU_ASSERT_EQUAL(py.runtime, (uint64_t)json_integer_value(json_object_get(truth, "runtime")));
+	size_t len = strlen(py.module->name), slen = strlen(module_suffix);
+	CU_ASSERT(len >= slen && !strcmp(py.module->name + len - slen, module_suffix));
+	CU_ASSERT(py.layout_known);
+	CU_ASSERT_EQUAL(py.ninterps, 1);
+	json_t *ids = json_object_get(truth, "native_ids");
+	CU_ASSERT_FATAL(py.nthreads == json_array_size(ids) && py.nthreads == 3);
+	uint64_t got[3];
+	for (uint32_t i = 0; i < 3; i++) {
+		got[i] = py.threads[i].native_id;
+		CU_ASSERT_EQUAL(py.threads[i].interp, py.main_interp);
+		/* each thread state is a thread of the core */
+		CU_ASSERT(py.threads[i].core_thread >= 0 &&
+			  (uint64_t)t->threads[py.threads[i].core_thread].tid == py.threads[i].native_id);
+	}
+	qsort(got, 3, sizeof(got[0]), cmp_u64);
+	for (uint32_t i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(got[i], (uint64_t)json_integer_value(json_array_get(ids, i)));
+	CU_ASSERT_FALSE(t->warnings.partial);
+	hc_cpython_runtime_free(&py);
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	json_decref(truth);
+}
+
+static void test_debians_python_3_11_says_its_version_runtime_and_threads(void)
+{
+	check_python("py311_debian", "/usr/bin/python3.11", "/python3.11");
+}
+
+static void test_a_python_3_11_with_libpython_says_the_same(void)
+{
+	if (access(PYENV_PYTHON, X_OK) != 0) {
+		fprintf(stderr, "\n  %s not installed: the libpython case is not checked here\n", PYENV_PYTHON);
+		return;
+	}
+	check_python("py311_pyenv", PYENV_PYTHON, "/libpython3.11.so.1.0");
+}
+
+static void test_a_process_without_python_has_no_runtime(void)
+{
+	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct hc_target *t = NULL;
+	struct hc_symbols *s = NULL;
+	struct hc_symbol_options so = { 0 };
+	CU_ASSERT_PTR_NULL_FATAL(hc_target_open_core(core, &t));
+	CU_ASSERT_PTR_NULL_FATAL(hc_symbols_open(t, &so, &s));
+	unsigned warnings = t->warnings.count;
+	struct hc_cpython_runtime py;
+	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_find(t, s, &py));
+	CU_ASSERT_FALSE(py.found);
+	CU_ASSERT_EQUAL(py.nthreads, 0);
+	CU_ASSERT_EQUAL(t->warnings.count, warnings);
+	hc_cpython_runtime_free(&py);
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+}
+
+static void test_info_shows_the_python_runtime(void)
+{
+	json_t *truth = NULL;
+	const char *core = python_core("py311_debian", "/usr/bin/python3.11", &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	char args[400], *out = NULL, *err = NULL, want[64];
+	snprintf(args, sizeof(args), "info '%s'", core);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &out, &err), 0);
+	uint32_t hex = (uint32_t)json_integer_value(json_object_get(truth, "hexversion"));
+	snprintf(want, sizeof(want), "Python:   3.11.%u (from Py_Version)", (hex >> 8) & 0xff);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, want));
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "3 thread state(s)"));
+	free(out);
+	free(err);
+	json_decref(truth);
+}
+
+void hc_test_register_cpython(void)
+{
+	CU_pSuite s = CU_add_suite("cpython", NULL, NULL);
+	CU_add_test(s, "Debian's python3.11 says its version, runtime and threads",
+		    test_debians_python_3_11_says_its_version_runtime_and_threads);
+	CU_add_test(s, "a python3.11 with libpython says the same", test_a_python_3_11_with_libpython_says_the_same);
+	CU_add_test(s, "a process without Python has no runtime", test_a_process_without_python_has_no_runtime);
+	CU_add_test(s, "info shows the Python runtime", test_info_shows_the_python_runtime);
+}
