@@ -9,6 +9,13 @@
 # a root fetched before they were added gets them on the next run (marker
 # ROOT/.heapcore-cxx.json), without touching its libc.
 #
+# It also makes DIR/python3.9 (bullseye), DIR/python3.13 (trixie) and
+# DIR/python3.14 (sid): the suite's libc6, zlib1g, libexpat1, libffi and
+# python3.X-minimal, libpython3.X-minimal and libpython3.X-stdlib, so that
+#   chroot DIR/python3.13 /usr/bin/python3.13 -c 'import ctypes, threading'
+# runs, for the CPython test cores (tests/unit/test_cpython.c). Narrow them
+# with HEAPCORE_PYTHONS="3.13" (default "3.9 3.13 3.14"; "" for none).
+#
 # DIR defaults to ${HEAPCORE_RUNTIMES:-${HOME:-/root}/.cache/heapcore/runtimes}.
 # The suites to fetch can be narrowed with HEAPCORE_SUITES="sid" (default
 # "trixie sid"). A root that is already complete is left alone (delete it,
@@ -195,9 +202,71 @@ EOF
 	echo "$suite: glibc $glibc (libc6 $v6, build-id $bid) in $root"
 }
 
+# Python V from SUITE into DIR/pythonV, with the libffi it needs; left alone when complete.
+fetch_python() {
+	local v=$1 suite=$2 ffi=$3
+	local root=$DIR/python$v base=$DIR/.apt/$suite
+	if [ "${HEAPCORE_REFRESH:-0}" != 1 ] && [ -f "$root/.heapcore-python.json" ] &&
+		chroot "$root" /usr/bin/python$v -c 'import ctypes, threading, json' >/dev/null 2>&1; then
+		echo "python$v: present in $root"
+		return 0
+	fi
+	mkdir -p "$base/lists/partial" "$base/cache/archives/partial"
+	[ -e "$base/status" ] || : >"$base/status"
+	echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$base/sources.list"
+	mapfile -t opts < <(apt_opts "$suite")
+	local log=$base/apt-python.log
+	if ! apt-get "${opts[@]}" --error-on=any update >"$log" 2>&1; then
+		die "apt-get update for $suite from $MIRROR failed (mirror unreachable?): $(grep -E '^(E|W):' "$log" | head -n 1)"
+	fi
+	local dl=$base/python-debs pkgs="libc6 zlib1g libexpat1 $ffi python$v-minimal libpython$v-minimal libpython$v-stdlib"
+	rm -rf "$dl" && mkdir -p "$dl"
+	# shellcheck disable=SC2086
+	if ! (cd "$dl" && apt-get "${opts[@]}" download $pkgs) >>"$log" 2>&1; then
+		die "apt-get download $pkgs ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
+	fi
+	local tmp=$root.tmp.$$ deb d
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	for deb in "$dl"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+	done
+	for d in lib lib64 bin sbin; do
+		if [ ! -e "$tmp/$d" ] && [ ! -L "$tmp/$d" ]; then
+			mkdir -p "$tmp/usr/$d"
+			ln -s "usr/$d" "$tmp/$d"
+		fi
+	done
+	if [ ! -e "$tmp/lib64/ld-linux-x86-64.so.2" ]; then
+		local ld
+		ld=$(cd "$tmp" && { ls lib/x86_64-linux-gnu/ld-*.so usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null || true; } | head -n 1)
+		[ -n "$ld" ] || die "python$v: no dynamic loader in $suite's libc6"
+		mkdir -p "$tmp/lib64"
+		ln -sf "/$ld" "$tmp/lib64/ld-linux-x86-64.so.2"
+	fi
+	mkdir -p "$tmp/tmp" "$tmp/proc" "$tmp/dev" && chmod 1777 "$tmp/tmp"
+	local vpy
+	vpy=$(dpkg-deb -f "$dl"/python$v-minimal_*.deb Version)
+	printf '{"runtime": "python%s", "suite": "%s", "python": "%s"}\n' "$v" "$suite" "$vpy" >"$tmp/.heapcore-python.json"
+	if ! chroot "$tmp" /usr/bin/python$v -c 'import ctypes, threading, json' >>"$log" 2>&1; then
+		die "python$v: chroot $tmp /usr/bin/python$v cannot import ctypes, threading, json"
+	fi
+	rm -rf "$root"
+	mv "$tmp" "$root"
+	rm -rf "$dl"
+	echo "python$v: $vpy ($suite) in $root"
+}
+
 for s in $SUITES; do
 	case "$s" in
 	trixie | sid | forky | testing | unstable | bookworm) fetch_suite "$s" ;;
 	*) die "unknown suite '$s'" ;;
+	esac
+done
+for v in ${HEAPCORE_PYTHONS-3.9 3.13 3.14}; do
+	case "$v" in
+	3.9) fetch_python 3.9 bullseye libffi7 ;;
+	3.13) fetch_python 3.13 trixie libffi8 ;;
+	3.14) fetch_python 3.14 sid libffi8 ;;
+	*) die "unknown Python '$v'" ;;
 	esac
 done

@@ -117,7 +117,7 @@ for r in "$@"; do
 	native) ;;
 	trixie | sid)
 		if ! root_complete "$r"; then
-			HEAPCORE_SUITES=$r "$HERE/fetch-runtimes.sh" "$RUNTIMES_DIR" >/dev/null ||
+			HEAPCORE_SUITES=$r HEAPCORE_PYTHONS= "$HERE/fetch-runtimes.sh" "$RUNTIMES_DIR" >/dev/null ||
 				die "runtime $r is missing (or lacks libstdc++ for the C++ scenarios) and could not be fetched"
 		fi
 		;;

@@ -17,7 +17,7 @@ HEAPCORE_RUNTIMES="$runtimes" scripts/make-test-cores.sh "$cores" native trixie 
 status=0
 for dir in "$plain" "$asan"; do
   echo "== tests in $dir" >&2
-  HEAPCORE_CORES_DIR="$cores" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  HEAPCORE_CORES_DIR="$cores" HEAPCORE_RUNTIMES="$runtimes" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$dir" -j2 --output-on-failure || status=1
 done
 exit $status

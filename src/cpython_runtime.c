@@ -167,8 +167,10 @@ static struct hc_error *find_threads(struct hc_target *t, struct hc_cpython_runt
 						(unsigned long long)interp);
 				break;
 			}
-			for (uint32_t i = 0; i < t->nthreads && th.native_id; i++)
-				if ((uint64_t)t->threads[i].tid == th.native_id)
+			/* by kernel id (3.11+); else pthread_t, which glibc makes the thread pointer */
+			for (uint32_t i = 0; i < t->nthreads; i++)
+				if (th.native_id ? (uint64_t)t->threads[i].tid == th.native_id
+						 : t->threads[i].has_tp && t->threads[i].tp == th.thread_id)
 					th.core_thread = (int32_t)i;
 			if (!add_thread(r, &cap, th))
 				return &hc_error_nomem;

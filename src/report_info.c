@@ -75,8 +75,11 @@ static json_t *info_python(struct hc_target *t, const struct hc_symbols *s)
 			const struct hc_cpython_thread *th = &py.threads[i];
 			json_t *x = json_pack("{s:o, s:o}", "tstate", hc_json_address(th->tstate), "interpreter",
 					      hc_json_address(th->interp));
+			/* the kernel's id as the thread state has it (3.11+), else that of the core's thread it matched */
 			if (th->native_id)
 				json_object_set_new(x, "tid", json_integer((json_int_t)th->native_id));
+			else if (th->core_thread >= 0)
+				json_object_set_new(x, "tid", json_integer(t->threads[th->core_thread].tid));
 			json_array_append_new(threads, x);
 		}
 		json_object_set_new(o, "threads", threads);

@@ -6,8 +6,10 @@
  *
  * Layouts are per minor version, from CPython's own headers as Debian
  * builds them (../shared/reference/internals.md §2.7, checked against
- * python3.X-dev): 3.9, 3.11, 3.12, 3.13 and 3.14 with the GIL. Tests run
- * the versions this machine can run (tests/unit/test_cpython.c says which).
+ * python3.X-dev): 3.9, 3.11, 3.12, 3.13 and 3.14 with the GIL. Tests check
+ * 3.9, 3.11, 3.13 and 3.14 against live interpreters
+ * (tests/unit/test_cpython.c); 3.12's, which no Debian suite ships, is
+ * from the headers alone.
  */
 #ifndef HEAPCORE_CPYTHON_H
 #define HEAPCORE_CPYTHON_H
@@ -32,7 +34,7 @@ struct hc_cpython_thread {
 	uint64_t interp;             /* its PyInterpreterState */
 	uint64_t thread_id;          /* pthread_t */
 	uint64_t native_id;          /* kernel thread id; 0 where the version has none (3.9) */
-	int32_t core_thread;         /* index into target->threads with that tid, or -1 */
+	int32_t core_thread;         /* index into target->threads: that tid, or (3.9) that thread pointer; -1 */
 };
 
 struct hc_cpython_runtime {

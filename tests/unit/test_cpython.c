@@ -2,9 +2,11 @@
  * The CPython runtime from a core (heapcore/cpython.h), against what the
  * Python process itself said before its core was taken: sys.hexversion,
  * the address of _PyRuntime (ctypes), and every thread's kernel id.
- * Python 3.11 as Debian ships it (/usr/bin/python3.11: static, stripped,
- * _PyRuntime in its .dynsym) and, where installed, a build with
- * libpython3.11.so (pyenv's, with DWARF).
+ * Python 3.11 as Debian 12 ships it (/usr/bin/python3.11: static,
+ * stripped, _PyRuntime in its .dynsym); where installed, a build with
+ * libpython3.11.so (pyenv's, with DWARF); and 3.9 (bullseye), 3.13
+ * (trixie) and 3.14 (sid) run under chroot in the private roots
+ * scripts/fetch-runtimes.sh makes.
  */
 #include <CUnit/CUnit.h>
 #include <jansson.h>
@@ -32,13 +34,24 @@ static const char scenario[] =
 
 #define PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
 
-/* A core of python running the scenario (name.core), its truth read from name.out; NULL if it cannot be made. */
-static const char *python_core(const char *name, const char *python, json_t **truth)
+/*
+ * A core of python running the scenario (name.core), its truth read from
+ * name.out; NULL if it cannot be made. With root, the interpreter runs
+ * under chroot there, the script copied into its /tmp.
+ */
+static const char *python_core(const char *name, const char *python, const char *root, json_t **truth)
 {
-	char compile[600];
+	char compile[1200];
 	/* the fixture "compiles" by writing a wrapper that execs the interpreter on the script */
-	snprintf(compile, sizeof(compile),
-		 "sh -c 'echo \"#!/bin/sh\" > \"$2\" && echo \"exec $0 $3\" >> \"$2\" && chmod +x \"$2\"' %s", python);
+	if (root)
+		snprintf(compile, sizeof(compile),
+			 "sh -c 'cp \"$3\" %s/tmp/%s.py && echo \"#!/bin/sh\" > \"$2\" && "
+			 "echo \"exec chroot %s %s /tmp/%s.py\" >> \"$2\" && chmod +x \"$2\"' x",
+			 root, name, root, python, name);
+	else
+		snprintf(compile, sizeof(compile),
+			 "sh -c 'echo \"#!/bin/sh\" > \"$2\" && echo \"exec $0 $3\" >> \"$2\" && chmod +x \"$2\"' %s",
+			 python);
 	const char *core = hc_fixture_make_core_with(name, scenario, compile, "py");
 	char path[400];
 	snprintf(path, sizeof(path), "%s/%s.out", hc_fixture_tmpdir(), name);
@@ -54,11 +67,17 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The runtime heapcore finds in the core equals what the process said of itself. */
-static void check_python(const char *name, const char *python, const char *module_suffix)
+/*
+ * The runtime heapcore finds in the core equals what the process said of
+ * itself: minor version (and the rest of it where the source gives it),
+ * _PyRuntime, one interpreter, and the three threads, each matched to the
+ * core's thread of its kernel id.
+ */
+static void check_python(const char *name, const char *python, const char *root, const char *module_suffix,
+			 unsigned minor, enum hc_cpython_version_source source)
 {
 	json_t *truth = NULL;
-	const char *core = python_core(name, python, &truth);
+	const char *core = python_core(name, python, root, &truth);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
 	struct hc_target *t = NULL;
 	struct hc_symbols *s = NULL;
@@ -69,9 +88,11 @@ static void check_python(const char *name, const char *python, const char *modul
 	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_find(t, s, &py));
 	CU_ASSERT_FATAL(py.found);
 	uint32_t hex = (uint32_t)json_integer_value(json_object_get(truth, "hexversion"));
-	CU_ASSERT_EQUAL(py.hexversion, hex);
-	CU_ASSERT_EQUAL(py.version_source, HC_CPYTHON_VERSION_PY_VERSION);
-	CU_ASSERT(py.major == 3 && py.minor == 11 && py.micro == ((hex >> 8) & 0xff));
+	CU_ASSERT_EQUAL(py.version_source, source);
+	CU_ASSERT(py.major == 3 && py.minor == minor && ((hex >> 16) & 0xff) == minor);
+	/* the file name says no more than 3.X */
+	if (source != HC_CPYTHON_VERSION_FILE_NAME)
+		CU_ASSERT(py.hexversion == hex && py.micro == ((hex >> 8) & 0xff));
 	CU_ASSERT_EQUAL(py.runtime, (uint64_t)json_integer_value(json_object_get(truth, "runtime")));
 	size_t len = strlen(py.module->name), slen = strlen(module_suffix);
 	CU_ASSERT(len >= slen && !strcmp(py.module->name + len - slen, module_suffix));
@@ -81,11 +102,11 @@ static void check_python(const char *name, const char *python, const char *modul
 	CU_ASSERT_FATAL(py.nthreads == json_array_size(ids) && py.nthreads == 3);
 	uint64_t got[3];
 	for (uint32_t i = 0; i < 3; i++) {
-		got[i] = py.threads[i].native_id;
 		CU_ASSERT_EQUAL(py.threads[i].interp, py.main_interp);
-		/* each thread state is a thread of the core */
-		CU_ASSERT(py.threads[i].core_thread >= 0 &&
-			  (uint64_t)t->threads[py.threads[i].core_thread].tid == py.threads[i].native_id);
+		/* each thread state is a thread of the core: by kernel id (3.11+), else by thread pointer */
+		CU_ASSERT_FATAL(py.threads[i].core_thread >= 0);
+		got[i] = (uint64_t)t->threads[py.threads[i].core_thread].tid;
+		CU_ASSERT(!py.threads[i].native_id || py.threads[i].native_id == got[i]);
 	}
 	qsort(got, 3, sizeof(got[0]), cmp_u64);
 	for (uint32_t i = 0; i < 3; i++)
@@ -99,7 +120,7 @@ static void check_python(const char *name, const char *python, const char *modul
 
 static void test_debians_python_3_11_says_its_version_runtime_and_threads(void)
 {
-	check_python("py311_debian", "/usr/bin/python3.11", "/python3.11");
+	check_python("py311_debian", "/usr/bin/python3.11", NULL, "/python3.11", 11, HC_CPYTHON_VERSION_PY_VERSION);
 }
 
 static void test_a_python_3_11_with_libpython_says_the_same(void)
@@ -108,7 +129,45 @@ static void test_a_python_3_11_with_libpython_says_the_same(void)
 		fprintf(stderr, "\n  %s not installed: the libpython case is not checked here\n", PYENV_PYTHON);
 		return;
 	}
-	check_python("py311_pyenv", PYENV_PYTHON, "/libpython3.11.so.1.0");
+	check_python("py311_pyenv", PYENV_PYTHON, NULL, "/libpython3.11.so.1.0", 11, HC_CPYTHON_VERSION_PY_VERSION);
+}
+
+/* DIR/pythonV of scripts/fetch-runtimes.sh, or NULL (and a failure naming the script) if it is not there. */
+static const char *runtime_root(const char *v, char *buf, size_t len)
+{
+	const char *dir = getenv("HEAPCORE_RUNTIMES"), *home = getenv("HOME");
+	if (dir && *dir)
+		snprintf(buf, len, "%s/python%s", dir, v);
+	else
+		snprintf(buf, len, "%s/.cache/heapcore/runtimes/python%s", home ? home : "/root", v);
+	char marker[600];
+	snprintf(marker, sizeof(marker), "%s/.heapcore-python.json", buf);
+	if (access(marker, R_OK) == 0)
+		return buf;
+	fprintf(stderr, "\n  %s missing: run scripts/test.sh (scripts/fetch-runtimes.sh makes it)\n", buf);
+	CU_FAIL("a Python root of scripts/fetch-runtimes.sh is missing");
+	return NULL;
+}
+
+static void test_python_3_9_from_bullseye_says_its_version_runtime_and_threads(void)
+{
+	char root[512];
+	if (runtime_root("3.9", root, sizeof(root)))
+		check_python("py39", "/usr/bin/python3.9", root, "/python3.9", 9, HC_CPYTHON_VERSION_FILE_NAME);
+}
+
+static void test_python_3_13_from_trixie_says_its_version_runtime_and_threads(void)
+{
+	char root[512];
+	if (runtime_root("3.13", root, sizeof(root)))
+		check_python("py313", "/usr/bin/python3.13", root, "/python3.13", 13, HC_CPYTHON_VERSION_DEBUG_OFFSETS);
+}
+
+static void test_python_3_14_from_sid_says_its_version_runtime_and_threads(void)
+{
+	char root[512];
+	if (runtime_root("3.14", root, sizeof(root)))
+		check_python("py314", "/usr/bin/python3.14", root, "/python3.14", 14, HC_CPYTHON_VERSION_DEBUG_OFFSETS);
 }
 
 static void test_a_process_without_python_has_no_runtime(void)
@@ -134,7 +193,7 @@ static void test_a_process_without_python_has_no_runtime(void)
 static void test_info_shows_the_python_runtime(void)
 {
 	json_t *truth = NULL;
-	const char *core = python_core("py311_debian", "/usr/bin/python3.11", &truth);
+	const char *core = python_core("py311_debian", "/usr/bin/python3.11", NULL, &truth);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
 	char args[400], *out = NULL, *err = NULL, want[64];
 	snprintf(args, sizeof(args), "info '%s'", core);
@@ -154,6 +213,12 @@ void hc_test_register_cpython(void)
 	CU_add_test(s, "Debian's python3.11 says its version, runtime and threads",
 		    test_debians_python_3_11_says_its_version_runtime_and_threads);
 	CU_add_test(s, "a python3.11 with libpython says the same", test_a_python_3_11_with_libpython_says_the_same);
+	CU_add_test(s, "python 3.9 from bullseye says its version, runtime and threads",
+		    test_python_3_9_from_bullseye_says_its_version_runtime_and_threads);
+	CU_add_test(s, "python 3.13 from trixie says its version, runtime and threads",
+		    test_python_3_13_from_trixie_says_its_version_runtime_and_threads);
+	CU_add_test(s, "python 3.14 from sid says its version, runtime and threads",
+		    test_python_3_14_from_sid_says_its_version_runtime_and_threads);
 	CU_add_test(s, "a process without Python has no runtime", test_a_process_without_python_has_no_runtime);
 	CU_add_test(s, "info shows the Python runtime", test_info_shows_the_python_runtime);
 }
