@@ -14,27 +14,22 @@
  */
 #include "heapcore/cpython.h"
 
+#include "cpython_layout.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Offsets in one minor version's structs (internals.md §2.7; GIL builds). */
-struct cpython_layout {
-	unsigned minor;
-	uint32_t interpreters_head;  /* _PyRuntime.interpreters.head */
-	uint32_t interpreters_main;  /* _PyRuntime.interpreters.main */
-	uint32_t interp_next;        /* PyInterpreterState.next */
-	uint32_t interp_threads;     /* PyInterpreterState's first thread state */
-	uint32_t tstate_next, tstate_interp;
-	uint32_t tstate_thread_id, tstate_native_id; /* native: 0 where there is none */
-};
-
-static const struct cpython_layout layouts[] = {
-	{ 9, 32, 40, 0, 8, 8, 16, 176, 0 },
-	{ 11, 40, 48, 0, 16, 8, 16, 152, 160 },
-	{ 12, 40, 48, 0, 72, 8, 16, 136, 144 },
-	{ 13, 632, 640, 7264, 7344, 8, 16, 152, 160 },
-	{ 14, 808, 816, 7272, 7344, 8, 16, 152, 160 },
+static const struct hc_cpython_layout layouts[] = {
+	/* minor, runtime: head, main; interp: next, threads, gc, gc's generations, its permanent one; tstate: next, interp, ids */
+	{ 9, 32, 40, 0, 8, 616, 24, 104, 8, 16, 176, 0 },
+	{ 11, 40, 48, 0, 16, 648, 24, 104, 8, 16, 152, 160 },
+	{ 12, 40, 48, 0, 72, 112, 24, 104, 8, 16, 136, 144 },
+	/* PyGC_Head is only 4-aligned in 3.13: the generations start at 20 */
+	{ 13, 632, 640, 7264, 7344, 7400, 20, 104, 8, 16, 152, 160 },
+	/* young and two old spaces (3.14.0-3.14.4) or three generations (3.14.5+): the same three heads */
+	{ 14, 808, 816, 7272, 7344, 7408, 24, 96, 8, 16, 152, 160 },
 };
 
 /* No process has more; a longer list has looped or is not a list. */
@@ -106,7 +101,7 @@ static bool find_version(const struct hc_target *t, const struct hc_symbols *s, 
 	return false;
 }
 
-static const struct cpython_layout *layout_for(unsigned major, unsigned minor)
+const struct hc_cpython_layout *hc_cpython_layout_for(unsigned major, unsigned minor)
 {
 	for (size_t i = 0; major == 3 && i < sizeof(layouts) / sizeof(layouts[0]); i++)
 		if (layouts[i].minor == minor)
@@ -129,7 +124,7 @@ static bool add_thread(struct hc_cpython_runtime *r, uint32_t *cap, struct hc_cp
 }
 
 /* Every interpreter's thread states, each matched to the core's thread of its kernel id. */
-static struct hc_error *find_threads(struct hc_target *t, struct hc_cpython_runtime *r, const struct cpython_layout *L)
+static struct hc_error *find_threads(struct hc_target *t, struct hc_cpython_runtime *r, const struct hc_cpython_layout *L)
 {
 	uint64_t interp;
 	if (!hc_target_read_u64(t, r->runtime + L->interpreters_head, &interp) ||
@@ -201,7 +196,7 @@ struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s
 				out->module->name);
 		return NULL;
 	}
-	const struct cpython_layout *L = layout_for(out->major, out->minor);
+	const struct hc_cpython_layout *L = hc_cpython_layout_for(out->major, out->minor);
 	if (!L) {
 		hc_warnings_add(&t->warnings, HC_WARN_PARTIAL,
 				"python %u.%u: no known layout for this version; its objects are not read",
@@ -209,6 +204,7 @@ struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s
 		return NULL;
 	}
 	out->layout_known = true;
+	out->layout = L;
 	return find_threads(t, out, L);
 }
 

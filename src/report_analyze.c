@@ -5,6 +5,8 @@
  */
 #include "heapcore/report.h"
 
+#include "heapcore/cpython.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -247,6 +249,37 @@ static json_t *largest_json(const struct hc_analysis *a)
 	return list;
 }
 
+/* The census of a Python process's gc-tracked objects by type, most first; NULL if it ran no Python. */
+#define TOP_PYTHON_TYPES 50
+static json_t *python_json(const struct hc_analysis *a)
+{
+	struct hc_cpython_runtime py;
+	struct hc_error *err = hc_cpython_find(a->target, a->symbols, &py);
+	if (err || !py.found) {
+		hc_error_destroy(err);
+		return NULL;
+	}
+	char version[32];
+	snprintf(version, sizeof(version), py.version_source == HC_CPYTHON_VERSION_FILE_NAME ? "%u.%u" : "%u.%u.%u",
+		 py.major, py.minor, py.micro);
+	json_t *o = json_pack("{s:s, s:o, s:I}", "version", version, "runtime", hc_json_address(py.runtime), "threads",
+			      (json_int_t)py.nthreads);
+	struct hc_cpython_census c;
+	err = hc_cpython_gc_census(a->target, a->symbols, &py, &c);
+	if (!err && py.layout_known) {
+		json_t *types = json_array();
+		for (uint32_t i = 0; i < c.ntypes && i < TOP_PYTHON_TYPES; i++)
+			json_array_append_new(types, json_pack("{s:s, s:I}", "type", c.types[i].name, "count",
+							       (json_int_t)c.types[i].count));
+		json_object_set_new(o, "gc_objects", json_pack("{s:I, s:I, s:o}", "count", (json_int_t)c.objects,
+							      "types", (json_int_t)c.ntypes, "by_type", types));
+	}
+	hc_error_destroy(err);
+	hc_cpython_census_free(&c);
+	hc_cpython_runtime_free(&py);
+	return o;
+}
+
 json_t *hc_report_analyze(const struct hc_analysis *a)
 {
 	json_t *r = hc_report_heap(a->target, a->heap);
@@ -265,6 +298,9 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 	json_object_set_new(r, "leaks", leaks_json(a));
 	json_object_set_new(r, "owners", owners_json(a));
 	json_object_set_new(r, "largest", largest_json(a));
+	json_t *py = python_json(a);
+	if (py)
+		json_object_set_new(r, "python", py);
 	json_object_set_new(r, "timings", timings);
 	json_object_set_new(r, "peak_memory", peaks);
 	return r;
@@ -294,6 +330,17 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 			fprintf(out, "  %12lld %10lld %9lld  %s (%s)\n", hc_json_int(gr, "bytes"), hc_json_int(gr, "count"),
 				hc_json_int(gr, "clusters"), hc_json_str(gr, "what"), hc_json_str(gr, "example"));
 		}
+	}
+
+	const json_t *py = json_object_get(r, "python");
+	if (py) {
+		const json_t *gc = json_object_get(py, "gc_objects");
+		fprintf(out, "\nPython %s: %lld objects tracked by the garbage collector, of %lld types\n",
+			hc_json_str(py, "version"), hc_json_int(gc, "count"), hc_json_int(gc, "types"));
+		const json_t *by = json_object_get(gc, "by_type");
+		for (size_t i = 0; i < json_array_size(by) && i < 15; i++)
+			fprintf(out, "  %10lld  %s\n", hc_json_int(json_array_get(by, i), "count"),
+				hc_json_str(json_array_get(by, i), "type"));
 	}
 
 	const json_t *owners = json_object_get(r, "owners");

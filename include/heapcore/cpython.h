@@ -37,12 +37,15 @@ struct hc_cpython_thread {
 	int32_t core_thread;         /* index into target->threads: that tid, or (3.9) that thread pointer; -1 */
 };
 
+struct hc_cpython_layout;
+
 struct hc_cpython_runtime {
 	bool found;                  /* a libpython or python executable with _PyRuntime */
 	unsigned major, minor, micro;
 	uint32_t hexversion;         /* PY_VERSION_HEX; 0 if only the file name said */
 	enum hc_cpython_version_source version_source;
 	bool layout_known;           /* the threads below were read with this version's layout */
+	const struct hc_cpython_layout *layout; /* private (cpython_layout.h) */
 	const struct hc_module *module;
 	uint64_t runtime;            /* &_PyRuntime */
 	uint64_t main_interp;        /* _PyRuntime.interpreters.main */
@@ -61,5 +64,31 @@ struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s
 void hc_cpython_runtime_free(struct hc_cpython_runtime *r);
 
 const char *hc_cpython_version_source_name(enum hc_cpython_version_source v);
+
+/*
+ * The objects the garbage collector tracks (containers, instances of
+ * classes), per type, from every interpreter's generation lists and its
+ * permanent one (of each interpreter with a thread state): what
+ * gc.get_objects() returns, counted as objgraph does. Static types' names
+ * are read-only data a core may lack: they are read from the module's file.
+ * Untracked objects (str, int, float, ...) are not in these lists: they
+ * come from the allocator's walk (not yet done). A list that leaves the
+ * core or loops ends with a warning.
+ */
+struct hc_cpython_type_count {
+	uint64_t type;               /* the PyTypeObject */
+	char *name;                  /* its tp_name, "?" if unreadable */
+	uint64_t count;
+};
+
+struct hc_cpython_census {
+	struct hc_cpython_type_count *types; /* most first, then by name */
+	uint32_t ntypes;
+	uint64_t objects;
+};
+
+struct hc_error *hc_cpython_gc_census(struct hc_target *t, const struct hc_symbols *s,
+				      const struct hc_cpython_runtime *r, struct hc_cpython_census *out);
+void hc_cpython_census_free(struct hc_cpython_census *c);
 
 #endif

@@ -20,17 +20,38 @@
 #include "heapcore/cpython.h"
 #include "suites.h"
 
-/* Two threads waiting besides the main one; the truth on one line of JSON, then READY. */
+/*
+ * Two threads waiting besides the main one, 1234 instances of one class and
+ * 77 of another (some moved to the oldest generation by a collection, the
+ * rest young); the truth on one line of JSON, then READY.
+ */
+#define PLANTED 1234
+#define OTHERS 77
 static const char scenario[] =
-	"import sys, threading, ctypes, json, time\n"
+	"import sys, threading, ctypes, json, time, gc\n"
+	"class Planted: pass\n"
+	"class Other: pass\n"
+	"keep = [Planted() for _ in range(1000)]\n"
+	"gc.collect()\n"
+	"keep += [Planted() for _ in range(234)] + [Other() for _ in range(77)]\n"
 	"evs = [threading.Event() for _ in range(2)]\n"
 	"ths = [threading.Thread(target=e.wait) for e in evs]\n"
 	"for t in ths: t.start()\n"
 	"rt = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, '_PyRuntime'))\n"
 	"ids = sorted([threading.main_thread().native_id] + [t.native_id for t in ths])\n"
-	"print(json.dumps({'hexversion': sys.hexversion, 'runtime': rt, 'native_ids': ids}))\n"
+	"n = len(gc.get_objects())\n"
+	"print(json.dumps({'hexversion': sys.hexversion, 'runtime': rt, 'native_ids': ids, 'gc_objects': n}))\n"
 	"print('READY'); sys.stdout.flush()\n"
 	"time.sleep(1000)\n";
+
+/* The census's count for the type named name (0 if none). */
+static uint64_t census_count(const struct hc_cpython_census *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->ntypes; i++)
+		if (!strcmp(c->types[i].name, name))
+			return c->types[i].count;
+	return 0;
+}
 
 #define PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
 
@@ -111,6 +132,18 @@ static void check_python(const char *name, const char *python, const char *root,
 	qsort(got, 3, sizeof(got[0]), cmp_u64);
 	for (uint32_t i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(got[i], (uint64_t)json_integer_value(json_array_get(ids, i)));
+	/* the gc census: the planted instances exactly; the rest as gc.get_objects() counted it, give or take the printing's temporaries */
+	struct hc_cpython_census c;
+	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_gc_census(t, s, &py, &c));
+	CU_ASSERT_EQUAL(census_count(&c, "Planted"), PLANTED);
+	CU_ASSERT_EQUAL(census_count(&c, "Other"), OTHERS);
+	uint64_t want = (uint64_t)json_integer_value(json_object_get(truth, "gc_objects"));
+	CU_ASSERT(want > 0 && c.objects + 50 >= want && c.objects <= want + 50);
+	if (!(c.objects + 50 >= want && c.objects <= want + 50))
+		fprintf(stderr, "\n  %s: the census has %llu objects, gc.get_objects() %llu\n", name,
+			(unsigned long long)c.objects, (unsigned long long)want);
+	CU_ASSERT(c.ntypes > 0 && c.types[0].count >= c.types[c.ntypes - 1].count);
+	hc_cpython_census_free(&c);
 	CU_ASSERT_FALSE(t->warnings.partial);
 	hc_cpython_runtime_free(&py);
 	hc_symbols_destroy(s);
@@ -207,6 +240,31 @@ static void test_info_shows_the_python_runtime(void)
 	json_decref(truth);
 }
 
+static void test_analyze_counts_the_gc_tracked_objects_by_type(void)
+{
+	json_t *truth = NULL;
+	const char *core = python_core("py311_debian", "/usr/bin/python3.11", NULL, &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	char args[400], *out = NULL, *err = NULL;
+	snprintf(args, sizeof(args), "analyze --format json '%s'", core);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &out, &err), 0);
+	json_t *r = out ? json_loads(out, 0, NULL) : NULL;
+	json_t *gc = json_object_get(json_object_get(r, "python"), "gc_objects");
+	CU_ASSERT_FATAL(gc != NULL);
+	uint64_t want = (uint64_t)json_integer_value(json_object_get(truth, "gc_objects"));
+	uint64_t got = (uint64_t)json_integer_value(json_object_get(gc, "count")), planted = 0;
+	CU_ASSERT(got + 50 >= want && got <= want + 50);
+	json_t *by = json_object_get(gc, "by_type");
+	for (size_t i = 0; i < json_array_size(by); i++)
+		if (!strcmp(json_string_value(json_object_get(json_array_get(by, i), "type")), "Planted"))
+			planted = (uint64_t)json_integer_value(json_object_get(json_array_get(by, i), "count"));
+	CU_ASSERT_EQUAL(planted, PLANTED);
+	json_decref(r);
+	free(out);
+	free(err);
+	json_decref(truth);
+}
+
 void hc_test_register_cpython(void)
 {
 	CU_pSuite s = CU_add_suite("cpython", NULL, NULL);
@@ -221,4 +279,5 @@ void hc_test_register_cpython(void)
 		    test_python_3_14_from_sid_says_its_version_runtime_and_threads);
 	CU_add_test(s, "a process without Python has no runtime", test_a_process_without_python_has_no_runtime);
 	CU_add_test(s, "info shows the Python runtime", test_info_shows_the_python_runtime);
+	CU_add_test(s, "analyze counts the gc-tracked objects by type", test_analyze_counts_the_gc_tracked_objects_by_type);
 }

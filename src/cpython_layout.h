@@ -1,0 +1,35 @@
+/*
+ * Private to cpython_*.c: the offsets of one CPython minor version's
+ * runtime, interpreter and thread state (GIL builds), from its headers
+ * (../shared/reference/internals.md §2.7-2.8). The table is in
+ * cpython_runtime.c.
+ */
+#ifndef HEAPCORE_CPYTHON_LAYOUT_H
+#define HEAPCORE_CPYTHON_LAYOUT_H
+
+#include <stdint.h>
+
+struct hc_cpython_layout {
+	unsigned minor;
+	uint32_t interpreters_head;  /* _PyRuntime.interpreters.head */
+	uint32_t interpreters_main;  /* _PyRuntime.interpreters.main */
+	uint32_t interp_next;        /* PyInterpreterState.next */
+	uint32_t interp_threads;     /* PyInterpreterState's first thread state */
+	uint32_t interp_gc;          /* PyInterpreterState.gc (struct _gc_runtime_state) */
+	uint32_t gc_generations;     /* in it: three gc_generation {PyGC_Head head; int threshold, count} */
+	uint32_t gc_permanent;       /* and the permanent generation's */
+	uint32_t tstate_next, tstate_interp;
+	uint32_t tstate_thread_id, tstate_native_id; /* native: 0 where there is none */
+};
+
+/* The layout of CPython major.minor, or NULL. */
+const struct hc_cpython_layout *hc_cpython_layout_for(unsigned major, unsigned minor);
+
+/* sizeof(gc_generation); PyGC_Head is the first 16 bytes of each, and precedes each tracked object */
+#define HC_CPYTHON_GC_GENERATION 24
+#define HC_CPYTHON_GC_HEAD 16
+/* PyObject.ob_type, PyTypeObject.tp_name (a C string): the same in every GIL build */
+#define HC_CPYTHON_OB_TYPE 8
+#define HC_CPYTHON_TP_NAME 24
+
+#endif
