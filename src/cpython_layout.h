@@ -20,7 +20,27 @@ struct hc_cpython_layout {
 	uint32_t gc_permanent;       /* and the permanent generation's */
 	uint32_t tstate_next, tstate_interp;
 	uint32_t tstate_thread_id, tstate_native_id; /* native: 0 where there is none */
+	/*
+	 * Frames: the thread state's current frame at tstate_frame, or through
+	 * the pointer there (a _PyCFrame, 3.11/3.12) at cframe_frame; then each
+	 * frame's code object and the previous frame. 3.9's frames are
+	 * PyFrameObjects; 3.11+'s are _PyInterpreterFrames, whose owner byte
+	 * marks the interpreter's own shims (owner_skip_min and up).
+	 */
+	uint32_t tstate_frame;
+	int32_t cframe_frame;        /* -1: tstate_frame is the frame itself */
+	uint32_t frame_code, frame_previous;
+	int32_t frame_owner;         /* -1: none (3.9) */
+	uint8_t owner_skip_min;
+	uint8_t code_is_stackref;    /* 3.14: the code pointer's low two bits are tags */
+	uint32_t co_filename, co_name;
+	uint32_t str_ascii_data;     /* a compact ASCII str's characters */
+	uint32_t str_compact_data;   /* a compact non-ASCII str's */
 };
+
+/* PyUnicodeObject: length, and the state bits (kind 2-4, compact 5, ascii 6): the same offsets in 3.9-3.14 */
+#define HC_CPYTHON_STR_LENGTH 16
+#define HC_CPYTHON_STR_STATE 32
 
 /* The layout of CPython major.minor, or NULL. */
 const struct hc_cpython_layout *hc_cpython_layout_for(unsigned major, unsigned minor);

@@ -22,14 +22,18 @@
 
 /* Offsets in one minor version's structs (internals.md §2.7; GIL builds). */
 static const struct hc_cpython_layout layouts[] = {
-	/* minor, runtime: head, main; interp: next, threads, gc, gc's generations, its permanent one; tstate: next, interp, ids */
-	{ 9, 32, 40, 0, 8, 616, 24, 104, 8, 16, 176, 0 },
-	{ 11, 40, 48, 0, 16, 648, 24, 104, 8, 16, 152, 160 },
-	{ 12, 40, 48, 0, 72, 112, 24, 104, 8, 16, 136, 144 },
+	/*
+	 * minor; runtime: head, main; interp: next, threads, gc, gc's generations, its permanent one;
+	 * tstate: next, interp, ids; frames: tstate's, through a cframe, code, previous, owner, shims;
+	 * code: co_filename, co_name; str: ASCII data, other compact data
+	 */
+	{ 9, 32, 40, 0, 8, 616, 24, 104, 8, 16, 176, 0, 24, -1, 32, 24, -1, 0, 0, 104, 112, 48, 72 },
+	{ 11, 40, 48, 0, 16, 648, 24, 104, 8, 16, 152, 160, 56, 8, 32, 48, 69, 3, 0, 112, 120, 48, 72 },
+	{ 12, 40, 48, 0, 72, 112, 24, 104, 8, 16, 136, 144, 56, 0, 0, 8, 70, 3, 0, 112, 120, 40, 56 },
 	/* PyGC_Head is only 4-aligned in 3.13: the generations start at 20 */
-	{ 13, 632, 640, 7264, 7344, 7400, 20, 104, 8, 16, 152, 160 },
+	{ 13, 632, 640, 7264, 7344, 7400, 20, 104, 8, 16, 152, 160, 72, -1, 0, 8, 70, 3, 0, 112, 120, 40, 56 },
 	/* young and two old spaces (3.14.0-3.14.4) or three generations (3.14.5+): the same three heads */
-	{ 14, 808, 816, 7272, 7344, 7408, 24, 96, 8, 16, 152, 160 },
+	{ 14, 808, 816, 7272, 7344, 7408, 24, 96, 8, 16, 152, 160, 72, -1, 0, 8, 74, 3, 1, 112, 120, 40, 56 },
 };
 
 /* No process has more; a longer list has looped or is not a list. */

@@ -262,8 +262,26 @@ static json_t *python_json(const struct hc_analysis *a)
 	char version[32];
 	snprintf(version, sizeof(version), py.version_source == HC_CPYTHON_VERSION_FILE_NAME ? "%u.%u" : "%u.%u.%u",
 		 py.major, py.minor, py.micro);
-	json_t *o = json_pack("{s:s, s:o, s:I}", "version", version, "runtime", hc_json_address(py.runtime), "threads",
-			      (json_int_t)py.nthreads);
+	json_t *threads = json_array();
+	for (uint32_t i = 0; i < py.nthreads && py.layout_known; i++) {
+		const struct hc_cpython_thread *th = &py.threads[i];
+		json_t *x = json_pack("{s:o}", "tstate", hc_json_address(th->tstate));
+		if (th->core_thread >= 0)
+			json_object_set_new(x, "tid", json_integer(a->target->threads[th->core_thread].tid));
+		struct hc_cpython_stack st;
+		if (!hc_cpython_thread_stack(a->target, a->symbols, &py, i, &st)) {
+			json_t *frames = json_array();
+			for (uint32_t k = 0; k < st.nframes; k++)
+				json_array_append_new(frames, json_pack("{s:s, s:s, s:o}", "function", st.frames[k].function,
+									"file", st.frames[k].file, "code",
+									hc_json_address(st.frames[k].code)));
+			json_object_set_new(x, "frames", frames);
+			hc_cpython_stack_free(&st);
+		}
+		json_array_append_new(threads, x);
+	}
+	json_t *o = json_pack("{s:s, s:o, s:o}", "version", version, "runtime", hc_json_address(py.runtime), "threads",
+			      threads);
 	struct hc_cpython_census c;
 	err = hc_cpython_gc_census(a->target, a->symbols, &py, &c);
 	if (!err && py.layout_known) {
@@ -341,6 +359,15 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 		for (size_t i = 0; i < json_array_size(by) && i < 15; i++)
 			fprintf(out, "  %10lld  %s\n", hc_json_int(json_array_get(by, i), "count"),
 				hc_json_str(json_array_get(by, i), "type"));
+		/* each thread's stack, innermost first, as py-spy dump lists it */
+		const json_t *pt = json_object_get(py, "threads");
+		for (size_t i = 0; i < json_array_size(pt); i++) {
+			const json_t *th = json_array_get(pt, i), *frames = json_object_get(th, "frames");
+			fprintf(out, "\nThread %lld (thread state %s):\n", hc_json_int(th, "tid"), hc_json_str(th, "tstate"));
+			for (size_t k = 0; k < json_array_size(frames); k++)
+				fprintf(out, "    %s (%s)\n", hc_json_str(json_array_get(frames, k), "function"),
+					hc_json_str(json_array_get(frames, k), "file"));
+		}
 	}
 
 	const json_t *owners = json_object_get(r, "owners");

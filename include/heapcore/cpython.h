@@ -87,6 +87,37 @@ struct hc_cpython_census {
 	uint64_t objects;
 };
 
+/* One frame of a Python stack, innermost first. */
+struct hc_cpython_frame {
+	uint64_t frame;              /* the _PyInterpreterFrame (3.11+) or PyFrameObject (3.9) */
+	uint64_t code;               /* its code object */
+	char function[128];          /* co_name; "?" if it could not be read */
+	char file[256];              /* co_filename */
+};
+
+struct hc_cpython_stack {
+	struct hc_cpython_frame *frames;
+	uint32_t nframes;
+};
+
+/*
+ * The Python stack of r->threads[thread], innermost frame first (the
+ * interpreter's own shim frames left out). Damage ends it with a warning;
+ * only allocation failure is an error. Free with hc_cpython_stack_free.
+ */
+struct hc_error *hc_cpython_thread_stack(struct hc_target *t, const struct hc_symbols *s,
+					 const struct hc_cpython_runtime *r, uint32_t thread,
+					 struct hc_cpython_stack *out);
+void hc_cpython_stack_free(struct hc_cpython_stack *st);
+
+/*
+ * A str object's text as UTF-8 into buf (truncated to len - 1 bytes): compact
+ * ASCII and Latin-1 strings; false for others (UCS-2/4, legacy) or if the
+ * core lacks it.
+ */
+bool hc_cpython_read_str(const struct hc_target *t, const struct hc_cpython_runtime *r, uint64_t addr, char *buf,
+			 size_t len);
+
 struct hc_error *hc_cpython_gc_census(struct hc_target *t, const struct hc_symbols *s,
 				      const struct hc_cpython_runtime *r, struct hc_cpython_census *out);
 void hc_cpython_census_free(struct hc_cpython_census *c);

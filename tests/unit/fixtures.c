@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +124,37 @@ const char *hc_fixture_make_core(const char *name, const char *source)
 
 const char *hc_fixture_make_core_with(const char *name, const char *source, const char *compile, const char *ext)
 {
+	return hc_fixture_make_core_by(name, source, compile, ext, NULL);
+}
+
+bool hc_fixture_kernel_writes_cores(void)
+{
+	char *pat = hc_fixture_read_file("/proc/sys/kernel/core_pattern", NULL);
+	bool plain = pat && !strchr(pat, '|') && !strchr(pat, '/') && !strncmp(pat, "core", 4) &&
+		     (pat[4] == 0 || pat[4] == '\n');
+	free(pat);
+	struct rlimit rl;
+	return plain && getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_max != 0;
+}
+
+/* The kernel's core of pid, killed by SIGABRT, as `core` or `core.PID` in dir, moved to path. */
+static bool kernel_core(pid_t pid, const char *dir, const char *path)
+{
+	kill(pid, SIGABRT);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (!WIFSIGNALED(st) || !WCOREDUMP(st))
+		return false;
+	char from[400];
+	snprintf(from, sizeof(from), "%s/core", dir);
+	if (access(from, R_OK) != 0)
+		snprintf(from, sizeof(from), "%s/core.%d", dir, (int)pid);
+	return rename(from, path) == 0;
+}
+
+const char *hc_fixture_make_core_by(const char *name, const char *source, const char *compile, const char *ext,
+				    const char *kernel_dir)
+{
 	static char cores[32][320];
 	static char names[32][64];
 	static int ncores;
@@ -148,6 +180,11 @@ const char *hc_fixture_make_core_with(const char *name, const char *source, cons
 	if (pid < 0)
 		return NULL;
 	if (pid == 0) {
+		struct rlimit rl;
+		if (kernel_dir && getrlimit(RLIMIT_CORE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_CORE, &rl);
+		}
 		int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || dup2(fd, 1) < 0)
 			_exit(127);
@@ -165,13 +202,18 @@ const char *hc_fixture_make_core_with(const char *name, const char *source, cons
 	}
 	char *core = cores[ncores];
 	snprintf(core, 320, "%s/%s.core", dir, name);
-	if (ok) {
-		snprintf(cmd, sizeof(cmd), "gcore -o '%s/%s.gcore' %d >/dev/null 2>&1 && mv '%s/%s.gcore.%d' '%s'",
-			 dir, name, (int)pid, dir, name, (int)pid, core);
-		ok = run(cmd) == 0;
+	if (ok && kernel_dir) {
+		ok = kernel_core(pid, kernel_dir, core);
+	} else {
+		if (ok) {
+			snprintf(cmd, sizeof(cmd),
+				 "gcore -o '%s/%s.gcore' %d >/dev/null 2>&1 && mv '%s/%s.gcore.%d' '%s'", dir, name,
+				 (int)pid, dir, name, (int)pid, core);
+			ok = run(cmd) == 0;
+		}
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
 	if (!ok)
 		return NULL;
 	snprintf(names[ncores], 64, "%s", name);

@@ -28,6 +28,16 @@ const char *hc_fixture_make_core(const char *name, const char *source);
  * -fno-rtti") and source extension ("cc"); the binary is TMPDIR/name.
  */
 const char *hc_fixture_make_core_with(const char *name, const char *source, const char *compile, const char *ext);
+/*
+ * The same, but when kernel_dir is not NULL the kernel writes the core
+ * (SIGABRT once READY) in the process's working directory, kernel_dir as the
+ * test sees it: gcore loses thread stacks that carry guard regions (glibc
+ * 2.43). Only where hc_fixture_kernel_writes_cores().
+ */
+const char *hc_fixture_make_core_by(const char *name, const char *source, const char *compile, const char *ext,
+				    const char *kernel_dir);
+/* Whether core_pattern is a plain "core" in the working directory and RLIMIT_CORE may be raised. */
+bool hc_fixture_kernel_writes_cores(void);
 
 /* Writes len bytes to a new file in the temp dir and returns its path. */
 const char *hc_fixture_write_file(const char *name, const void *data, size_t len);
