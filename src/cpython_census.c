@@ -19,6 +19,7 @@
 
 /* A type's slot in the census's open-addressing table (type address -> index into types). */
 struct census_build {
+	const struct hc_target *t;
 	const struct hc_symbols *s;
 	struct hc_cpython_census *c;
 	uint32_t cap;                /* of c->types */
@@ -94,8 +95,8 @@ static struct hc_cpython_type_count *entry(struct census_build *b, const struct 
 	return e;
 }
 
-/* Counts the objects of the list whose head is at `head`; false if out of memory. */
-static bool walk_list(struct census_build *b, struct hc_target *t, uint64_t head, uint64_t limit)
+/* Calls fn for each object of the list whose head is at `head`; false if fn said stop. */
+static bool walk_list(struct hc_target *t, uint64_t head, uint64_t limit, hc_cpython_gc_fn fn, void *ctx)
 {
 	uint64_t node;
 	if (!hc_target_read_u64(t, head, &node)) {
@@ -114,13 +115,50 @@ static bool walk_list(struct census_build *b, struct hc_target *t, uint64_t head
 					(unsigned long long)node);
 			return true;
 		}
-		struct hc_cpython_type_count *e = entry(b, t, type);
-		if (!e)
+		if (!fn(ctx, node + HC_CPYTHON_GC_HEAD, type))
 			return false;
-		e->count++;
-		b->c->objects++;
 		node = next;
 	}
+	return true;
+}
+
+bool hc_cpython_gc_each(struct hc_target *t, const struct hc_cpython_runtime *r, hc_cpython_gc_fn fn, void *ctx)
+{
+	const struct hc_cpython_layout *L = r->layout;
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < t->nsegments; i++)
+		bytes += t->segments[i].dumped;
+	/* the interpreters thread states named, each once */
+	uint64_t seen[64];
+	uint32_t nseen = 0;
+	for (uint32_t k = 0; k < r->nthreads; k++) {
+		uint64_t interp = r->threads[k].interp;
+		bool dup = false;
+		for (uint32_t j = 0; j < nseen; j++)
+			dup |= seen[j] == interp;
+		if (dup || nseen == 64)
+			continue;
+		seen[nseen++] = interp;
+		uint64_t gc = interp + L->interp_gc;
+		for (int g = 0; g < 3; g++)
+			if (!walk_list(t, gc + L->gc_generations + (uint64_t)g * HC_CPYTHON_GC_GENERATION,
+				       bytes / HC_CPYTHON_GC_HEAD, fn, ctx))
+				return false;
+		if (!walk_list(t, gc + L->gc_permanent, bytes / HC_CPYTHON_GC_HEAD, fn, ctx))
+			return false;
+	}
+	return true;
+}
+
+static bool count_one(void *ctx, uint64_t obj, uint64_t type)
+{
+	(void)obj;
+	struct census_build *b = ctx;
+	struct hc_cpython_type_count *e = entry(b, b->t, type);
+	if (!e)
+		return false;
+	e->count++;
+	b->c->objects++;
 	return true;
 }
 
@@ -140,29 +178,8 @@ struct hc_error *hc_cpython_gc_census(struct hc_target *t, const struct hc_symbo
 	const struct hc_cpython_layout *L = r->layout;
 	if (!r->found || !r->layout_known || !L)
 		return NULL;
-	uint64_t bytes = 0;
-	for (uint32_t i = 0; i < t->nsegments; i++)
-		bytes += t->segments[i].dumped;
-	struct census_build b = { .s = s, .c = out };
-	bool ok = true;
-	/* the interpreters thread states named, each once */
-	uint64_t seen[64];
-	uint32_t nseen = 0;
-	for (uint32_t k = 0; k < r->nthreads && ok; k++) {
-		uint64_t interp = r->threads[k].interp;
-		bool dup = false;
-		for (uint32_t j = 0; j < nseen; j++)
-			dup |= seen[j] == interp;
-		if (dup || nseen == 64)
-			continue;
-		seen[nseen++] = interp;
-		uint64_t gc = interp + L->interp_gc;
-		for (int g = 0; g < 3 && ok; g++)
-			ok = walk_list(&b, t, gc + L->gc_generations + (uint64_t)g * HC_CPYTHON_GC_GENERATION,
-				       bytes / HC_CPYTHON_GC_HEAD);
-		if (ok)
-			ok = walk_list(&b, t, gc + L->gc_permanent, bytes / HC_CPYTHON_GC_HEAD);
-	}
+	struct census_build b = { .t = t, .s = s, .c = out };
+	bool ok = hc_cpython_gc_each(t, r, count_one, &b);
 	free(b.slot);
 	if (!ok) {
 		hc_cpython_census_free(out);

@@ -7,6 +7,7 @@
 #ifndef HEAPCORE_CPYTHON_LAYOUT_H
 #define HEAPCORE_CPYTHON_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct hc_cpython_layout {
@@ -51,5 +52,15 @@ const struct hc_cpython_layout *hc_cpython_layout_for(unsigned major, unsigned m
 /* PyObject.ob_type, PyTypeObject.tp_name (a C string): the same in every GIL build */
 #define HC_CPYTHON_OB_TYPE 8
 #define HC_CPYTHON_TP_NAME 24
+
+/*
+ * Calls fn(ctx, object, its type) for each object on every interpreter's gc
+ * generation lists and permanent one (cpython_census.c). A list that leaves
+ * the core or loops ends with a warning. False if fn said stop.
+ */
+struct hc_target;
+struct hc_cpython_runtime;
+typedef bool (*hc_cpython_gc_fn)(void *ctx, uint64_t obj, uint64_t type);
+bool hc_cpython_gc_each(struct hc_target *t, const struct hc_cpython_runtime *r, hc_cpython_gc_fn fn, void *ctx);
 
 #endif

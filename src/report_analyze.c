@@ -6,6 +6,7 @@
 #include "heapcore/report.h"
 
 #include "heapcore/cpython.h"
+#include "report_python.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -294,6 +295,15 @@ static json_t *python_json(const struct hc_analysis *a)
 	}
 	hc_error_destroy(err);
 	hc_cpython_census_free(&c);
+	struct hc_pyheap *ph = NULL;
+	err = py.layout_known ? hc_pyheap_build(a->target, a->symbols, &py, &ph) : NULL;
+	if (!err && ph && ph->n) {
+		json_t *x = hc_report_python_heap(ph);
+		json_object_update(o, x);
+		json_decref(x);
+	}
+	hc_error_destroy(err);
+	hc_pyheap_destroy(ph);
 	hc_cpython_runtime_free(&py);
 	return o;
 }
@@ -359,6 +369,7 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 		for (size_t i = 0; i < json_array_size(by) && i < 15; i++)
 			fprintf(out, "  %10lld  %s\n", hc_json_int(json_array_get(by, i), "count"),
 				hc_json_str(json_array_get(by, i), "type"));
+		hc_report_python_text(py, out);
 		/* each thread's stack, innermost first, as py-spy dump lists it */
 		const json_t *pt = json_object_get(py, "threads");
 		for (size_t i = 0; i < json_array_size(pt); i++) {

@@ -5,6 +5,7 @@
  * it is leaked (its cluster), with its incoming and outgoing references.
  */
 #include "heapcore/report.h"
+#include "report_python.h"
 
 #include <inttypes.h>
 
@@ -188,6 +189,9 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_
 	json_t *r = json_pack("{s:o}", "address", hc_json_address(addr));
 	if (!r)
 		return NULL;
+	json_t *py = hc_report_python_object(a->target, a->symbols, addr);
+	if (py)
+		json_object_set_new(r, "python", py);
 	const struct hc_glibc_heap *h = a->heap;
 	uint32_t v = hc_graph_node_at(a->graph, addr);
 	if (v != UINT32_MAX) {
@@ -227,6 +231,12 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_
 void hc_report_explain_text(const json_t *r, FILE *out)
 {
 	const char *what = hc_json_str(r, "what");
+	const json_t *py = json_object_get(r, "python");
+	if (py) {
+		fprintf(out, "%s:\n", hc_json_str(r, "address"));
+		hc_report_python_object_text(py, out);
+		fprintf(out, "  in memory, ");
+	}
 	fprintf(out, "%s: ", hc_json_str(r, "address"));
 	if (!strcmp(what, "allocation")) {
 		const json_t *al = json_object_get(r, "allocation");

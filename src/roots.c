@@ -282,8 +282,7 @@ static const struct hc_module *module_of_file_segment(const struct hc_target *t,
 	return m && m->name && !strcmp(m->name, t->files[seg->file].path) ? m : NULL;
 }
 
-static void module_data(struct carve *c, struct cands *v, const struct hc_target *t,
-			const struct hc_symbols *s)
+void hc_module_data_ranges(const struct hc_target *t, const struct hc_symbols *s, hc_module_range_fn fn, void *ctx)
 {
 	for (uint32_t i = 0; i < t->nsegments; i++) {
 		const struct hc_segment *seg = &t->segments[i];
@@ -293,22 +292,41 @@ static void module_data(struct carve *c, struct cands *v, const struct hc_target
 		if (m) {
 			int32_t mi = (int32_t)(m - s->modules);
 			if (seg->perms & HC_PERM_W)
-				push(c, v, seg->start, seg->end, HC_ROOT_DATA, -1, mi);
+				fn(ctx, seg->start, seg->end, mi);
 			else if (!(seg->perms & HC_PERM_X) && next && next->start == seg->end &&
 				 (next->perms & HC_PERM_W) && module_of_file_segment(t, s, next) == m)
-				push(c, v, seg->start, seg->end, HC_ROOT_DATA, -1, mi);
+				fn(ctx, seg->start, seg->end, mi);
 			continue;
 		}
 		if (seg->file >= 0 || !(seg->perms & HC_PERM_W) || !prev || prev->end != seg->start ||
 		    !(prev->perms & HC_PERM_W))
 			continue;
 		const struct hc_module *pm = module_of_file_segment(t, s, prev);
-		if (!pm)
+		/* the program headers say whether .bss reaches into it: a mapping merely placed after is not */
+		if (!pm || (pm->extent_known && pm->end <= seg->start))
 			continue;
 		/* the program headers' extent says how much is .bss; without it, the whole mapping */
 		uint64_t end = pm->end > seg->start && pm->end < seg->end ? pm->end : seg->end;
-		push(c, v, seg->start, end, HC_ROOT_DATA, -1, (int32_t)(pm - s->modules));
+		fn(ctx, seg->start, end, (int32_t)(pm - s->modules));
 	}
+}
+
+struct module_data_push {
+	struct carve *c;
+	struct cands *v;
+};
+
+static void push_module_data(void *ctx, uint64_t start, uint64_t end, int32_t module)
+{
+	struct module_data_push *p = ctx;
+	push(p->c, p->v, start, end, HC_ROOT_DATA, -1, module);
+}
+
+static void module_data(struct carve *c, struct cands *v, const struct hc_target *t,
+			const struct hc_symbols *s)
+{
+	struct module_data_push p = { c, v };
+	hc_module_data_ranges(t, s, push_module_data, &p);
 }
 
 static int cmp_range(const void *a, const void *b)

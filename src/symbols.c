@@ -193,6 +193,7 @@ void hc_symbols_apply_phdrs(const struct hc_target *t, struct hc_module *m)
 		m->start = lo;
 	if (hi > m->end)
 		m->end = hi;
+	m->extent_known = true;
 }
 
 /* The NT_GNU_BUILD_ID note in the PT_NOTE segments the core holds; leaves build_id_len 0 if none. */

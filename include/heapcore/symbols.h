@@ -34,6 +34,7 @@ struct hc_module {
 	uint64_t start, end;         /* lowest and highest+1 address mapped from the file */
 	uint64_t bias;               /* runtime address - ELF p_vaddr; valid if bias_known */
 	bool bias_known;
+	bool extent_known;           /* end covers the PT_LOADs' memory sizes (.bss included), from the program headers */
 	bool is_main;                /* the executable */
 	uint8_t build_id[64];
 	uint32_t build_id_len;       /* 0: the core holds no build-id note for it */

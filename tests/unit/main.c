@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 		{ "graph", hc_test_register_graph },
 		{ "leaks", hc_test_register_leaks },
 		{ "cpython", hc_test_register_cpython },
+		{ "cpython_heap", hc_test_register_cpython_heap },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

@@ -21,5 +21,6 @@ HC_SUITE(chains);
 HC_SUITE(graph);
 HC_SUITE(leaks);
 HC_SUITE(cpython);
+HC_SUITE(cpython_heap);
 
 #endif

@@ -18,6 +18,7 @@
 #include "fixtures.h"
 #include "heap_program.h"
 #include "heapcore/cpython.h"
+#include "python_cores.h"
 #include "suites.h"
 
 /*
@@ -64,36 +65,6 @@ static uint64_t census_count(const struct hc_cpython_census *c, const char *name
 }
 
 #define PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
-
-/*
- * A core of python running the scenario (name.core), its truth read from
- * name.out; NULL if it cannot be made. With root, the interpreter runs
- * under chroot there, the script copied into its /tmp. With kernel, the
- * kernel writes the core instead of gcore.
- */
-static const char *python_core(const char *name, const char *python, const char *root, bool kernel, json_t **truth)
-{
-	char compile[1200];
-	/* the fixture "compiles" by writing a wrapper that execs the interpreter on the script */
-	if (root)
-		snprintf(compile, sizeof(compile),
-			 "sh -c 'cp \"$3\" %s/tmp/%s.py && echo \"#!/bin/sh\" > \"$2\" && "
-			 "echo \"exec chroot %s %s /tmp/%s.py\" >> \"$2\" && chmod +x \"$2\"' x",
-			 root, name, root, python, name);
-	else
-		snprintf(compile, sizeof(compile),
-			 "sh -c 'echo \"#!/bin/sh\" > \"$2\" && echo \"exec $0 $3\" >> \"$2\" && chmod +x \"$2\"' %s",
-			 python);
-	char kdir[600];
-	snprintf(kdir, sizeof(kdir), "%s%s", root ? root : hc_fixture_tmpdir(), root ? "/tmp" : "");
-	const char *core = hc_fixture_make_core_by(name, scenario, compile, "py", kernel ? kdir : NULL);
-	char path[400];
-	snprintf(path, sizeof(path), "%s/%s.out", hc_fixture_tmpdir(), name);
-	char *out = hc_fixture_read_file(path, NULL);
-	*truth = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-	free(out);
-	return core && *truth ? core : NULL;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -146,7 +117,7 @@ static void check_python(const char *name, const char *python, const char *root,
 			 unsigned minor, enum hc_cpython_version_source source, bool kernel, bool stacks_lost)
 {
 	json_t *truth = NULL;
-	const char *core = python_core(name, python, root, kernel, &truth);
+	const char *core = hc_test_python_core(name, scenario, python, root, kernel, &truth);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
 	struct hc_target *t = NULL;
 	struct hc_symbols *s = NULL;
@@ -217,27 +188,10 @@ static void test_a_python_3_11_with_libpython_says_the_same(void)
 			     false);
 }
 
-/* DIR/pythonV of scripts/fetch-runtimes.sh, or NULL (and a failure naming the script) if it is not there. */
-static const char *runtime_root(const char *v, char *buf, size_t len)
-{
-	const char *dir = getenv("HEAPCORE_RUNTIMES"), *home = getenv("HOME");
-	if (dir && *dir)
-		snprintf(buf, len, "%s/python%s", dir, v);
-	else
-		snprintf(buf, len, "%s/.cache/heapcore/runtimes/python%s", home ? home : "/root", v);
-	char marker[600];
-	snprintf(marker, sizeof(marker), "%s/.heapcore-python.json", buf);
-	if (access(marker, R_OK) == 0)
-		return buf;
-	fprintf(stderr, "\n  %s missing: run scripts/test.sh (scripts/fetch-runtimes.sh makes it)\n", buf);
-	CU_FAIL("a Python root of scripts/fetch-runtimes.sh is missing");
-	return NULL;
-}
-
 static void test_python_3_9_from_bullseye_says_its_version_runtime_and_threads(void)
 {
 	char root[512];
-	if (runtime_root("3.9", root, sizeof(root)))
+	if (hc_test_python_root("3.9", root, sizeof(root)))
 		check_python("py39", "/usr/bin/python3.9", root, "/python3.9", 9, HC_CPYTHON_VERSION_FILE_NAME, false,
 			     false);
 }
@@ -245,7 +199,7 @@ static void test_python_3_9_from_bullseye_says_its_version_runtime_and_threads(v
 static void test_python_3_13_from_trixie_says_its_version_runtime_and_threads(void)
 {
 	char root[512];
-	if (runtime_root("3.13", root, sizeof(root)))
+	if (hc_test_python_root("3.13", root, sizeof(root)))
 		check_python("py313", "/usr/bin/python3.13", root, "/python3.13", 13, HC_CPYTHON_VERSION_DEBUG_OFFSETS,
 			     false, false);
 }
@@ -261,7 +215,7 @@ static void test_python_3_14_from_sid_says_its_version_runtime_and_threads(void)
 	if (!kernel)
 		fprintf(stderr, "\n  the kernel writes no core here (core_pattern, RLIMIT_CORE): gcore's core lacks the "
 				"workers' C stacks, so only their innermost frames are checked\n");
-	if (runtime_root("3.14", root, sizeof(root)))
+	if (hc_test_python_root("3.14", root, sizeof(root)))
 		check_python("py314", "/usr/bin/python3.14", root, "/python3.14", 14, HC_CPYTHON_VERSION_DEBUG_OFFSETS,
 			     kernel, !kernel);
 }
@@ -289,7 +243,7 @@ static void test_a_process_without_python_has_no_runtime(void)
 static void test_info_shows_the_python_runtime(void)
 {
 	json_t *truth = NULL;
-	const char *core = python_core("py311_debian", "/usr/bin/python3.11", NULL, false, &truth);
+	const char *core = hc_test_python_core("py311_debian", scenario, "/usr/bin/python3.11", NULL, false, &truth);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
 	char args[400], *out = NULL, *err = NULL, want[64];
 	snprintf(args, sizeof(args), "info '%s'", core);
@@ -306,7 +260,7 @@ static void test_info_shows_the_python_runtime(void)
 static void test_analyze_counts_the_gc_tracked_objects_by_type_and_shows_stacks(void)
 {
 	json_t *truth = NULL;
-	const char *core = python_core("py311_debian", "/usr/bin/python3.11", NULL, false, &truth);
+	const char *core = hc_test_python_core("py311_debian", scenario, "/usr/bin/python3.11", NULL, false, &truth);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
 	char args[400], *out = NULL, *err = NULL;
 	snprintf(args, sizeof(args), "analyze --format json '%s'", core);

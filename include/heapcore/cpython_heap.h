@@ -1,0 +1,126 @@
+/*
+ * A Python process's objects and their references, from a core
+ * (cpython_heap.c): every object the garbage collector tracks and every
+ * object reachable from them or from the Python roots, each with its type,
+ * size (as sys.getsizeof counts it, near enough) and refcount; the
+ * references between them as the interpreter holds them; and what keeps
+ * each alive.
+ *
+ * Roots, in the order chains prefer them: sys.modules; each thread's
+ * Python frames (function, globals, locals and evaluation stack); then what
+ * C holds: the thread and interpreter states, and the writable data of
+ * every module (static types, singletons, C globals), each word of which is
+ * a reference only where the target's refcount leaves room for it. An object no root
+ * reaches is either garbage a gc.collect() would free, or kept alive from
+ * outside Python: its refcount is higher than the references found (a C
+ * extension's reference, or a leaked one), and so is all it reaches.
+ */
+#ifndef HEAPCORE_CPYTHON_HEAP_H
+#define HEAPCORE_CPYTHON_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapcore/cpython.h"
+
+enum hc_pyroot_kind {
+	HC_PYROOT_SYS_MODULES = 0, /* an interpreter's sys.modules */
+	HC_PYROOT_FRAME,           /* a word of a thread's Python frame */
+	HC_PYROOT_THREAD_STATE,    /* a word of a thread state */
+	HC_PYROOT_INTERPRETER,     /* a word of an interpreter state */
+	HC_PYROOT_DATA,            /* a word of a module's writable data */
+};
+
+struct hc_pyroot {
+	uint8_t kind;              /* enum hc_pyroot_kind */
+	uint32_t target;           /* object index */
+	uint64_t where;            /* the word's address (the dict's, for sys.modules) */
+	int32_t thread;            /* HC_PYROOT_FRAME/THREAD_STATE: index into runtime->threads */
+	uint64_t frame;            /* HC_PYROOT_FRAME: the frame; slot: index into localsplus, or -1 - field */
+	int32_t slot;              /* HC_PYROOT_DATA: HC_PYROOT_SLOT_ITSELF for a static object, a root itself */
+	/*
+	 * A word of C memory is taken for a reference only where the target's
+	 * refcount has room for it beyond the references objects and frames
+	 * hold: a stale pointer (a cache's, a free list's) holds no count.
+	 */
+	bool accepted;
+};
+
+#define HC_PYROOT_SLOT_ITSELF (-100)
+
+/* Object flags */
+#define HC_PYOBJ_TRACKED 1u    /* on a gc list */
+#define HC_PYOBJ_IMMORTAL 2u   /* 3.12+'s immortal refcount */
+#define HC_PYOBJ_REACHABLE 4u  /* from a root */
+#define HC_PYOBJ_KEPT 8u       /* not reachable, but kept alive from outside Python */
+#define HC_PYOBJ_GARBAGE 16u   /* not reachable: what gc.collect() frees */
+#define HC_PYOBJ_GAP 32u       /* refcount higher than the references found (among the unreachable) */
+#define HC_PYOBJ_GC_UNREACHABLE 64u /* of the garbage, what gc.collect() counts: tracked and unreachable its way */
+
+#define HC_PYPARENT_NONE UINT32_MAX
+#define HC_PYPARENT_ROOT 0x80000000u /* | root index */
+
+struct hc_pyheap_type {
+	uint64_t addr;
+	char *name;                /* module.QualName for classes, tp_name for the rest */
+	uint64_t count, bytes;
+	uint64_t garbage_count, garbage_bytes;
+	uint64_t garbage_tracked;  /* of garbage_count, what gc.collect() counts (HC_PYOBJ_GC_UNREACHABLE) */
+	bool container;            /* list, tuple, dict, set: has a len() */
+};
+
+struct hc_pyheap {
+	/* objects, struct of arrays, by discovery: the tracked ones first */
+	uint32_t n;
+	uint64_t *addr;
+	uint32_t *type;            /* index into types */
+	uint64_t *refcnt;
+	uint32_t *found_refs;      /* strong references found, from objects and roots */
+	uint64_t *size;
+	uint8_t *flags;
+	/* how it was first reached: a parent object, HC_PYPARENT_ROOT | root, or none (garbage) */
+	uint32_t *parent;
+	/* out-references (CSR): target index (HC_PYEDGE_TARGET) and HC_PYEDGE_* flags */
+	uint32_t *out_start, *out;
+	uint64_t nedges;
+	struct hc_pyroot *roots;
+	uint32_t nroots;
+	struct hc_pyheap_type *types;
+	uint32_t ntypes;
+	/* the first interpreter's gc.isenabled(), if read */
+	bool gc_enabled, gc_enabled_known;
+	uint64_t reachable, garbage, garbage_tracked, kept, tracked;
+	uint64_t garbage_bytes, kept_bytes, bytes;
+	struct hc_pyheap_private *priv;
+};
+
+#define HC_PYEDGE_WEAK 0x80000000u
+#define HC_PYEDGE_UNTRAVERSED 0x40000000u /* strong, but gc's tp_traverse does not see it */
+#define HC_PYEDGE_TARGET 0x3fffffffu
+
+/*
+ * Builds it. A runtime without a known layout gives an empty heap. Damage
+ * ends single walks with a warning in t->warnings; only allocation failure
+ * is an error. t, s and r must outlive the heap.
+ */
+struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s,
+				 const struct hc_cpython_runtime *r, struct hc_pyheap **out);
+void hc_pyheap_destroy(struct hc_pyheap *h);
+
+/* The object at addr (its PyObject*, exactly), or UINT32_MAX. */
+uint32_t hc_pyheap_find(const struct hc_pyheap *h, uint64_t addr);
+
+/*
+ * The chain that keeps object i alive, spelled as Python would:
+ * "sys.modules['app'].__dict__['_cache']['key-17']"; from the object that is
+ * kept from outside for a kept one; "" for garbage. Truncated to len.
+ */
+void hc_pyheap_path(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len);
+
+/* A repr-like preview: 'text', 123, <list len=3: 1, 'a', ...>, <__main__.C object>. */
+void hc_pyheap_preview(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len);
+
+/* len() of a list, tuple, dict or set; false for others. */
+bool hc_pyheap_len(const struct hc_pyheap *h, uint32_t i, uint64_t *len);
+
+#endif

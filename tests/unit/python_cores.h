@@ -1,0 +1,28 @@
+/*
+ * Cores of Python scenario scripts for the tests: the script run by a given
+ * interpreter, natively or under chroot in a root of
+ * scripts/fetch-runtimes.sh, its core taken once it prints READY, and the
+ * truth it printed before as JSON (its first line).
+ */
+#ifndef HEAPCORE_TEST_PYTHON_CORES_H
+#define HEAPCORE_TEST_PYTHON_CORES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A core of python running scenario (name.core), its truth read from
+ * name.out; NULL if it cannot be made. With root, the interpreter runs
+ * under chroot there, the script copied into its /tmp. With kernel, the
+ * kernel writes the core instead of gcore.
+ */
+const char *hc_test_python_core(const char *name, const char *scenario, const char *python, const char *root,
+				bool kernel, json_t **truth);
+
+/* DIR/pythonV of scripts/fetch-runtimes.sh, or NULL (and a failure naming the script) if it is not there. */
+const char *hc_test_python_root(const char *v, char *buf, size_t len);
+
+#define HC_TEST_PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+#endif
