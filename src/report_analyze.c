@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define TOP_OWNERS 20
 #define TOP_ALLOCATIONS 20
@@ -252,8 +253,16 @@ static json_t *largest_json(const struct hc_analysis *a)
 
 /* The census of a Python process's gc-tracked objects by type, most first; NULL if it ran no Python. */
 #define TOP_PYTHON_TYPES 50
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static json_t *python_json(const struct hc_analysis *a)
 {
+	double t0 = seconds_now();
 	struct hc_cpython_runtime py;
 	struct hc_error *err = hc_cpython_find(a->target, a->symbols, &py);
 	if (err || !py.found) {
@@ -296,12 +305,17 @@ static json_t *python_json(const struct hc_analysis *a)
 	hc_error_destroy(err);
 	hc_cpython_census_free(&c);
 	struct hc_pyheap *ph = NULL;
+	double t1 = seconds_now();
 	err = py.layout_known ? hc_pyheap_build(a->target, a->symbols, &py, &ph) : NULL;
+	double t2 = seconds_now();
 	if (!err && ph && ph->n) {
 		json_t *x = hc_report_python_heap(ph);
 		json_object_update(o, x);
 		json_decref(x);
 	}
+	/* the runtime, threads' stacks and gc census; the object graph; its part of the report */
+	json_object_set_new(o, "timings", json_pack("{s:f, s:f, s:f}", "runtime", t1 - t0, "objects", t2 - t1,
+						    "report", seconds_now() - t2));
 	hc_error_destroy(err);
 	hc_pyheap_destroy(ph);
 	hc_cpython_runtime_free(&py);
