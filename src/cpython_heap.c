@@ -661,6 +661,7 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 		ty->bytes += size;
 		h->bytes += size;
 		h->tracked += (f & HC_PYOBJ_TRACKED) != 0;
+		ty->tracked += (f & HC_PYOBJ_TRACKED) != 0;
 		h->reachable += (f & HC_PYOBJ_REACHABLE) != 0;
 		if (f & HC_PYOBJ_KEPT) {
 			h->kept++;

@@ -64,6 +64,7 @@ struct hc_pyheap_type {
 	uint64_t addr;
 	char *name;                /* module.QualName for classes, tp_name for the rest */
 	uint64_t count, bytes;
+	uint64_t tracked;          /* of count, on a gc list: what gc.get_objects() returns */
 	uint64_t garbage_count, garbage_bytes;
 	uint64_t garbage_tracked;  /* of garbage_count, what gc.collect() counts (HC_PYOBJ_GC_UNREACHABLE) */
 	bool container;            /* list, tuple, dict, set: has a len() */
