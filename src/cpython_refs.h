@@ -82,6 +82,10 @@ struct hc_pyobj_layout {
 	bool stack_is_pointer;       /* 3.14: stackpointer, else the int stacktop */
 	uint32_t co_localsplusnames; /* 3.11+ */
 	uint32_t co_stacksize;       /* 3.11+: int */
+	/* line numbers: the code's first line (int) and table (bytes), the frame's instruction */
+	uint32_t co_firstlineno, co_linetable;
+	uint32_t co_code_adaptive;   /* 3.11+: where the code units start in the code object */
+	uint32_t frame_instr;        /* 3.9: f_lasti (int, bytes); 3.11/3.12 prev_instr, 3.13+ instr_ptr */
 	uint32_t str_ascii_size, str_compact_size;
 	bool refcnt32;               /* 3.12+: the low 32 bits count, (int32) < 0 is immortal */
 	bool long_tag;               /* 3.12+: lv_tag >> 3 digits */

@@ -282,8 +282,9 @@ static json_t *python_json(const struct hc_analysis *a)
 		if (!hc_cpython_thread_stack(a->target, a->symbols, &py, i, &st)) {
 			json_t *frames = json_array();
 			for (uint32_t k = 0; k < st.nframes; k++)
-				json_array_append_new(frames, json_pack("{s:s, s:s, s:o}", "function", st.frames[k].function,
-									"file", st.frames[k].file, "code",
+				json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:o}", "function",
+									st.frames[k].function, "file", st.frames[k].file,
+									"line", st.frames[k].line, "code",
 									hc_json_address(st.frames[k].code)));
 			json_object_set_new(x, "frames", frames);
 			hc_cpython_stack_free(&st);
@@ -390,8 +391,9 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 			const json_t *th = json_array_get(pt, i), *frames = json_object_get(th, "frames");
 			fprintf(out, "\nThread %lld (thread state %s):\n", hc_json_int(th, "tid"), hc_json_str(th, "tstate"));
 			for (size_t k = 0; k < json_array_size(frames); k++)
-				fprintf(out, "    %s (%s)\n", hc_json_str(json_array_get(frames, k), "function"),
-					hc_json_str(json_array_get(frames, k), "file"));
+				fprintf(out, "    %s (%s:%lld)\n", hc_json_str(json_array_get(frames, k), "function"),
+					hc_json_str(json_array_get(frames, k), "file"),
+					hc_json_int(json_array_get(frames, k), "line"));
 		}
 	}
 

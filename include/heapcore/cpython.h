@@ -93,6 +93,7 @@ struct hc_cpython_frame {
 	uint64_t code;               /* its code object */
 	char function[128];          /* co_name; "?" if it could not be read */
 	char file[256];              /* co_filename */
+	int32_t line;                /* the line it is at, from its instruction and the code's line table; -1 */
 };
 
 struct hc_cpython_stack {
@@ -102,7 +103,8 @@ struct hc_cpython_stack {
 
 /*
  * The Python stack of r->threads[thread], innermost frame first (the
- * interpreter's own shim frames left out). Damage ends it with a warning;
+ * interpreter's own shim frames left out), each frame with its function,
+ * file and line. Damage ends it with a warning;
  * only allocation failure is an error. Free with hc_cpython_stack_free.
  */
 struct hc_error *hc_cpython_thread_stack(struct hc_target *t, const struct hc_symbols *s,

@@ -46,12 +46,14 @@ static const char scenario[] =
 	"def settled(): return all(stack(t)[:2] == ['wait', 'wait'] for t in ths)\n"
 	"while not settled() or (time.sleep(0.05) or not settled()): time.sleep(0.01)\n"
 	"stacks = {str(t.native_id): stack(t) for t in ths}\n"
+	"lines = {str(t.native_id): [f.lineno for f in traceback.extract_stack(sys._current_frames()[t.ident])][::-1]\n"
+	"         for t in ths}\n"
 	"stacks[str(threading.main_thread().native_id)] = [f.name for f in traceback.extract_stack()][::-1]\n"
 	"rt = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, '_PyRuntime'))\n"
 	"ids = sorted([threading.main_thread().native_id] + [t.native_id for t in ths])\n"
 	"n = len(gc.get_objects())\n"
 	"print(json.dumps({'hexversion': sys.hexversion, 'runtime': rt, 'native_ids': ids, 'gc_objects': n,\n"
-	"                  'stacks': stacks}))\n"
+	"                  'stacks': stacks, 'lines': lines}))\n"
 	"print('READY'); sys.stdout.flush()\n"
 	"time.sleep(1000)\n";
 
@@ -74,12 +76,13 @@ static int cmp_u64(const void *a, const void *b)
 
 /*
  * Each thread's Python stack, innermost first, is the one traceback saw in
- * the process: the same functions in the same order, each with its file.
+ * the process: the same functions in the same order, each with its file,
+ * and for the waiting workers the same lines.
  * Where gcore lost the C stacks that hold entry frames (stacks_lost), the
  * innermost frames must still match.
  */
 static void check_stacks(struct hc_target *t, const struct hc_symbols *s, const struct hc_cpython_runtime *py,
-			 const json_t *stacks, const char *name, bool stacks_lost)
+			 const json_t *stacks, const json_t *lines, const char *name, bool stacks_lost)
 {
 	CU_ASSERT_FATAL(json_object_size(stacks) == py->nthreads);
 	for (uint32_t i = 0; i < py->nthreads; i++) {
@@ -91,17 +94,21 @@ static void check_stacks(struct hc_target *t, const struct hc_symbols *s, const 
 		bool same = json_array_size(want) > 0 &&
 			    (stacks_lost ? st.nframes >= 1 && st.nframes <= json_array_size(want)
 					 : st.nframes == json_array_size(want));
+		/* the workers' lines too: they wait where they were seen (the main thread moved on to its sleep) */
+		const json_t *want_lines = json_object_get(lines, key);
 		for (uint32_t k = 0; same && k < st.nframes; k++)
 			same = !strcmp(st.frames[k].function, json_string_value(json_array_get(want, k))) &&
-			       strcmp(st.frames[k].file, "?") && st.frames[k].file[0];
+			       strcmp(st.frames[k].file, "?") && st.frames[k].file[0] &&
+			       (!want_lines || st.frames[k].line == json_integer_value(json_array_get(want_lines, k)));
 		CU_ASSERT(same);
 		if (!same) {
 			fprintf(stderr, "\n  %s: thread %s's stack is", name, key);
 			for (uint32_t k = 0; k < st.nframes; k++)
-				fprintf(stderr, " %s (%s)", st.frames[k].function, st.frames[k].file);
-			char *w = json_dumps(want, JSON_COMPACT);
-			fprintf(stderr, "; traceback saw %s\n", w ? w : "nothing");
+				fprintf(stderr, " %s (%s:%d)", st.frames[k].function, st.frames[k].file, st.frames[k].line);
+			char *w = json_dumps(want, JSON_COMPACT), *wl = json_dumps(want_lines, JSON_COMPACT);
+			fprintf(stderr, "; traceback saw %s, lines %s\n", w ? w : "nothing", wl ? wl : "-");
 			free(w);
+			free(wl);
 		}
 		hc_cpython_stack_free(&st);
 	}
@@ -149,7 +156,7 @@ static void check_python(const char *name, const char *python, const char *root,
 		got[i] = (uint64_t)t->threads[py.threads[i].core_thread].tid;
 		CU_ASSERT(!py.threads[i].native_id || py.threads[i].native_id == got[i]);
 	}
-	check_stacks(t, s, &py, json_object_get(truth, "stacks"), name, stacks_lost);
+	check_stacks(t, s, &py, json_object_get(truth, "stacks"), json_object_get(truth, "lines"), name, stacks_lost);
 	qsort(got, 3, sizeof(got[0]), cmp_u64);
 	for (uint32_t i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(got[i], (uint64_t)json_integer_value(json_array_get(ids, i)));
