@@ -200,6 +200,24 @@ struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s
 				out->module->name);
 		return NULL;
 	}
+	/*
+	 * A free-threaded build (3.13t+) says so in _Py_DebugOffsets (after the
+	 * cookie and version) and in its file name: its objects have another
+	 * header and live in mimalloc's heaps, not pymalloc's or on gc lists
+	 */
+	uint64_t ft = 0;
+	size_t nlen = strlen(out->module->name);
+	if ((out->version_source == HC_CPYTHON_VERSION_DEBUG_OFFSETS &&
+	     read_u64(t, s, out->module, out->runtime + 16, &ft) && ft) ||
+	    (nlen > 1 && out->module->name[nlen - 1] == 't' && strstr(out->module->name, "python3.")) ||
+	    strstr(out->module->name, "t.so")) {
+		out->free_threaded = true;
+		hc_warnings_add(&t->warnings, HC_WARN_PARTIAL,
+				"python %u.%u: a free-threaded build (no GIL), whose objects heapcore does not read yet; "
+				"the native heap is analysed as usual",
+				out->major, out->minor);
+		return NULL;
+	}
 	const struct hc_cpython_layout *L = hc_cpython_layout_for(out->major, out->minor);
 	if (!L) {
 		hc_warnings_add(&t->warnings, HC_WARN_PARTIAL,

@@ -45,6 +45,7 @@ struct hc_cpython_runtime {
 	uint32_t hexversion;         /* PY_VERSION_HEX; 0 if only the file name said */
 	enum hc_cpython_version_source version_source;
 	bool layout_known;           /* the threads below were read with this version's layout */
+	bool free_threaded;          /* a build without the GIL (3.13t+): not read (layout_known false) */
 	const struct hc_cpython_layout *layout; /* private (cpython_layout.h) */
 	const struct hc_module *module;
 	uint64_t runtime;            /* &_PyRuntime */

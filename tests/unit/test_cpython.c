@@ -227,6 +227,52 @@ static void test_python_3_14_from_sid_says_its_version_runtime_and_threads(void)
 			     kernel, !kernel);
 }
 
+/*
+ * A free-threaded build says so in _Py_DebugOffsets.free_threaded: a 3.13
+ * core with that word set is found, named free-threaded and not read, with
+ * a warning saying so; analyze still reports the native heap.
+ */
+static void test_a_free_threaded_build_is_named_and_not_read(void)
+{
+	char root[512];
+	json_t *truth = NULL;
+	if (!hc_test_python_root("3.13", root, sizeof(root)))
+		return;
+	const char *core = hc_test_python_core("py313", scenario, "/usr/bin/python3.13", root, false, &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct hc_target *t = NULL;
+	CU_ASSERT_PTR_NULL_FATAL(hc_target_open_core(core, &t));
+	const char *ft = hc_fixture_patch_core(core, t, (uint64_t)json_integer_value(json_object_get(truth, "runtime")) + 16,
+					       1, "py313_ft.core");
+	hc_target_destroy(t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ft);
+	struct hc_symbols *s = NULL;
+	struct hc_symbol_options so = { 0 };
+	CU_ASSERT_PTR_NULL_FATAL(hc_target_open_core(ft, &t));
+	CU_ASSERT_PTR_NULL_FATAL(hc_symbols_open(t, &so, &s));
+	struct hc_cpython_runtime py;
+	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_find(t, s, &py));
+	CU_ASSERT(py.found && py.free_threaded && !py.layout_known && py.minor == 13 && py.nthreads == 0);
+	bool said = false;
+	for (uint32_t i = 0; i < t->warnings.count; i++)
+		said |= strstr(t->warnings.items[i].message, "free-threaded") != NULL;
+	CU_ASSERT(said);
+	hc_cpython_runtime_free(&py);
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	char args[400], *out = NULL, *err = NULL;
+	snprintf(args, sizeof(args), "analyze --format json '%s'", ft);
+	int rc = hc_fixture_run_cli(args, &out, &err);
+	json_t *r = out ? json_loads(out, 0, NULL) : NULL;
+	/* partial (exit 5): the Python part is missing, the native heap is there */
+	CU_ASSERT_EQUAL(rc, 5);
+	CU_ASSERT(json_object_get(r, "heap") && json_object_get(r, "leaks"));
+	json_decref(r);
+	free(out);
+	free(err);
+	json_decref(truth);
+}
+
 static void test_a_process_without_python_has_no_runtime(void)
 {
 	const char *core = hc_fixture_make_core("cli_heap", hc_heap_program);
@@ -314,6 +360,7 @@ void hc_test_register_cpython(void)
 		    test_python_3_13_from_trixie_says_its_version_runtime_and_threads);
 	CU_add_test(s, "python 3.14 from sid says its version, runtime and threads",
 		    test_python_3_14_from_sid_says_its_version_runtime_and_threads);
+	CU_add_test(s, "a free-threaded build is named and not read", test_a_free_threaded_build_is_named_and_not_read);
 	CU_add_test(s, "a process without Python has no runtime", test_a_process_without_python_has_no_runtime);
 	CU_add_test(s, "info shows the Python runtime", test_info_shows_the_python_runtime);
 	CU_add_test(s, "analyze counts the gc-tracked objects by type and shows each thread's stack",
