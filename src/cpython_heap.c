@@ -45,7 +45,8 @@ struct hc_pyheap_private {
 	const struct hc_cpython_runtime *r;
 	const struct hc_pyobj_layout *L;
 	uint64_t type_type;
-	uint32_t *slots; /* addr -> index + 1 */
+	/* addr -> index + 1 in the low half, the address's bits 3-34 in the high half: most misses need no addr[] */
+	uint64_t *slots;
 	uint32_t nslots;
 	struct type_slot *tslots;
 	uint32_t ntslots, ntcached;
@@ -58,6 +59,11 @@ struct hc_pyheap_private {
 static uint32_t hash64(uint64_t a)
 {
 	return (uint32_t)((a * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+static uint64_t slot_value(uint64_t addr, uint32_t i)
+{
+	return (uint64_t)(uint32_t)(addr >> 3) << 32 | (i + 1);
 }
 
 /* ---- growing arrays ---- */
@@ -80,7 +86,7 @@ static bool grow_objects(struct hc_pyheap *h)
 #undef GROW
 	p->cap = cap;
 	/* the index: at most half full */
-	uint32_t *slots = calloc((size_t)cap * 2, sizeof(*slots));
+	uint64_t *slots = calloc((size_t)cap * 2, sizeof(*slots));
 	if (!slots)
 		return false;
 	free(p->slots);
@@ -90,7 +96,7 @@ static bool grow_objects(struct hc_pyheap *h)
 		uint32_t k = hash64(h->addr[i]) & (p->nslots - 1);
 		while (p->slots[k])
 			k = (k + 1) & (p->nslots - 1);
-		p->slots[k] = i + 1;
+		p->slots[k] = slot_value(h->addr[i], i);
 	}
 	return true;
 }
@@ -100,9 +106,12 @@ uint32_t hc_pyheap_find(const struct hc_pyheap *h, uint64_t addr)
 	const struct hc_pyheap_private *p = h->priv;
 	if (!p || !p->nslots)
 		return NONE;
-	for (uint32_t k = hash64(addr) & (p->nslots - 1); p->slots[k]; k = (k + 1) & (p->nslots - 1))
-		if (h->addr[p->slots[k] - 1] == addr)
-			return p->slots[k] - 1;
+	uint32_t tag = (uint32_t)(addr >> 3);
+	for (uint32_t k = hash64(addr) & (p->nslots - 1); p->slots[k]; k = (k + 1) & (p->nslots - 1)) {
+		uint64_t v = p->slots[k];
+		if ((uint32_t)(v >> 32) == tag && h->addr[(uint32_t)v - 1] == addr)
+			return (uint32_t)v - 1;
+	}
 	return NONE;
 }
 
@@ -219,7 +228,7 @@ static uint32_t object_at(struct hc_pyheap *h, uint64_t addr, bool tracked)
 	uint32_t k = hash64(addr) & (p->nslots - 1);
 	while (p->slots[k])
 		k = (k + 1) & (p->nslots - 1);
-	p->slots[k] = i + 1;
+	p->slots[k] = slot_value(addr, i);
 	return i;
 }
 
@@ -368,17 +377,127 @@ static void frame_roots(struct hc_pyheap *h, uint32_t k)
 	}
 }
 
+/* ---- pymalloc ---- */
+
+/*
+ * pymalloc's pools (internals.md §2.10): POOL_SIZE-aligned in anonymous
+ * mappings, each a 48-byte header and blocks of one size class. A header
+ * is taken for one only if it holds together: a size class below 32, the
+ * last carving offset the class implies, a next offset on a block
+ * boundary within it, a free list inside the pool and as many blocks
+ * carved and not free as its count says. Each allocated block then may
+ * hold an object at its start, after a GC head, or after the pre-header
+ * and the GC head, as its type says.
+ */
+#define POOL_OVERHEAD 48
+
+static void walk_pool(struct hc_pyheap *h, uint64_t pool, uint64_t pool_size, uint8_t *isfree, uint64_t *cand)
+{
+	uint32_t ncand = 0;
+	struct hc_pyheap_private *p = h->priv;
+	uint32_t hdr[12];
+	if (hc_target_read(p->t, pool, hdr, sizeof(hdr)) != HC_READ_OK)
+		return;
+	uint32_t count = hdr[0], szidx = hdr[9], next = hdr[10], maxnext = hdr[11];
+	uint64_t freeblock = (uint64_t)hdr[2] | (uint64_t)hdr[3] << 32;
+	uint64_t size = ((uint64_t)szidx + 1) * 16;
+	if (szidx >= 32 || maxnext != pool_size - size || next < POOL_OVERHEAD || next > maxnext + size ||
+	    (next - POOL_OVERHEAD) % size || !count || (freeblock && (freeblock < pool + POOL_OVERHEAD ||
+								   freeblock >= pool + next ||
+								   (freeblock - pool - POOL_OVERHEAD) % size)))
+		return;
+	uint64_t carved = (next - POOL_OVERHEAD) / size, nfree = 0;
+	memset(isfree, 0, carved);
+	for (uint64_t b = freeblock; b && nfree <= carved; nfree++) {
+		if (b < pool + POOL_OVERHEAD || b >= pool + next || (b - pool - POOL_OVERHEAD) % size)
+			return;
+		isfree[(b - pool - POOL_OVERHEAD) / size] = 1;
+		if (!hc_target_read_u64(p->t, b, &b))
+			return;
+	}
+	if (nfree > carved || carved - nfree != count)
+		return;
+	h->pools++;
+	for (uint64_t k = 0; k < carved && !p->nomem; k++) {
+		if (isfree[k])
+			continue;
+		uint64_t block = pool + POOL_OVERHEAD + k * size, w[6];
+		h->blocks++;
+		if (hc_target_read(p->t, block, w, size < 48 ? size : 48) != HC_READ_OK)
+			continue;
+		/*
+		 * Only at the offset its type puts it (at the start, after a GC
+		 * head, or after the pre-header too), with a count a live object
+		 * here could have: a block's other data (a GC head whose next is a
+		 * list head in static memory, then a pointer) can look like an
+		 * object. One with a million references is referenced, and found
+		 * that way. The type is checked before the object table is asked,
+		 * whose lookups are what the walk costs.
+		 */
+		for (uint64_t off = 0; off <= 32 && off + 16 <= size; off += 16) {
+			uint64_t refcnt = w[off / 8], type = w[off / 8 + 1];
+			bool immortal = p->L->refcnt32 && (int32_t)(uint32_t)refcnt < 0;
+			if (p->L->refcnt32)
+				refcnt = (uint32_t)refcnt;
+			if ((!immortal && (!refcnt || refcnt >= (1u << 20))) || (type & 7) || type < 4096)
+				continue;
+			uint32_t ti = type_index(h, type, 0);
+			if (ti == NOT_TYPE)
+				continue;
+			const struct hc_pytype *ty = &p->tinfo[ti];
+			if (off != (uint64_t)(ty->gc ? HC_CPYTHON_GC_HEAD : 0) + ty->preheader)
+				continue;
+			uint64_t gc_next = off ? w[off / 8 - 2] : 0;
+			if (ty->gc && gc_next && gc_next < 4096)
+				continue;
+			/* looked up once the pool's candidates are all known and their slots prefetched */
+			__builtin_prefetch(&p->slots[hash64(block + off) & (p->nslots - 1)]);
+			cand[ncand++] = block + off;
+			break;
+		}
+	}
+	for (uint32_t c = 0; c < ncand && !p->nomem; c++) {
+		uint32_t before = h->n;
+		if (object_at(h, cand[c], false) != NONE)
+			h->walked += h->n > before;
+	}
+}
+
+static void walk_pools(struct hc_pyheap *h)
+{
+	struct hc_pyheap_private *p = h->priv;
+	uint64_t pool_size = p->L->minor == 9 ? 4096 : 16384;
+	uint8_t *isfree = malloc(pool_size / 16);
+	uint64_t *cand = malloc(pool_size / 16 * sizeof(*cand));
+	if (!isfree || !cand) {
+		free(isfree);
+		free(cand);
+		p->nomem = true;
+		return;
+	}
+	for (uint32_t g = 0; g < p->t->nsegments && !p->nomem; g++) {
+		const struct hc_segment *seg = &p->t->segments[g];
+		if (seg->file >= 0 || !(seg->perms & HC_PERM_W) || !seg->dumped)
+			continue;
+		uint64_t end = seg->start + seg->dumped;
+		for (uint64_t pool = (seg->start + pool_size - 1) & ~(pool_size - 1); pool + pool_size <= end;
+		     pool += pool_size)
+			walk_pool(h, pool, pool_size, isfree, cand);
+	}
+	free(isfree);
+	free(cand);
+}
+
 /* ---- building ---- */
 
 struct edge_sink {
 	struct hc_pyheap *h;
 };
 
-static bool add_edge(void *ctx, const struct hc_pyref *ref)
+static bool add_edge(struct hc_pyheap *h, uint64_t target, uint32_t flags)
 {
-	struct hc_pyheap *h = ctx;
 	struct hc_pyheap_private *p = h->priv;
-	uint32_t j = object_at(h, ref->target, false);
+	uint32_t j = object_at(h, target, false);
 	if (j == NONE)
 		return !p->nomem;
 	if (h->nedges == p->ecap) {
@@ -391,7 +510,45 @@ static bool add_edge(void *ctx, const struct hc_pyref *ref)
 		h->out = a;
 		p->ecap = cap;
 	}
-	h->out[h->nedges++] = j | (ref->weak ? HC_PYEDGE_WEAK : 0) | (ref->untraversed ? HC_PYEDGE_UNTRAVERSED : 0);
+	h->out[h->nedges++] = j | flags;
+	return true;
+}
+
+/*
+ * The references of a batch of objects, gathered before any is looked up:
+ * each target's slot in the object table is prefetched as it is gathered,
+ * as those lookups, random over the whole table, are what the build costs.
+ */
+#define BATCH_OBJECTS 64
+
+struct ref_batch {
+	const struct hc_pyheap_private *p;
+	uint64_t *target;
+	uint32_t *flags;
+	uint32_t n, cap;
+	uint32_t row_end[BATCH_OBJECTS];
+	bool nomem;
+};
+
+static bool gather_ref(void *ctx, const struct hc_pyref *ref)
+{
+	struct ref_batch *b = ctx;
+	if (b->n == b->cap) {
+		uint32_t cap = b->cap ? b->cap * 2 : 4096;
+		uint64_t *t = realloc(b->target, cap * sizeof(*t));
+		if (t)
+			b->target = t;
+		uint32_t *f = t ? realloc(b->flags, cap * sizeof(*f)) : NULL;
+		if (!f) {
+			b->nomem = true;
+			return false;
+		}
+		b->flags = f;
+		b->cap = cap;
+	}
+	__builtin_prefetch(&b->p->slots[hash64(ref->target) & (b->p->nslots - 1)]);
+	b->target[b->n] = ref->target;
+	b->flags[b->n++] = (ref->weak ? HC_PYEDGE_WEAK : 0) | (ref->untraversed ? HC_PYEDGE_UNTRAVERSED : 0);
 	return true;
 }
 
@@ -569,6 +726,7 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 	for (uint32_t j = 0; j < ninterps; j++)
 		chunk_roots(h, HC_PYROOT_INTERPRETER, interps[j], -1);
 	hc_module_data_ranges(t, s, data_root, h);
+	walk_pools(h);
 	if (ninterps) {
 		uint32_t enabled;
 		h->gc_enabled_known = hc_target_read_u32(t, interps[0] + r->layout->interp_gc + 12, &enabled);
@@ -577,24 +735,40 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 
 	/* every object's references, in index order: each a CSR row */
 	uint32_t scap = 0, done = 0;
-	for (uint32_t i = 0; i < h->n && !p->nomem; i++, done = i) {
-		if (i + 1 >= scap) {
-			scap = p->cap + 1;
-			uint32_t *a = realloc(h->out_start, (size_t)scap * sizeof(*a));
-			if (!a) {
-				p->nomem = true;
-				break;
-			}
-			h->out_start = a;
+	struct ref_batch batch = { .p = p };
+	while (done < h->n && !p->nomem) {
+		uint32_t from = done, to = h->n - done < BATCH_OBJECTS ? h->n : done + BATCH_OBJECTS;
+		batch.n = 0;
+		for (uint32_t i = from; i < to && !batch.nomem; i++) {
+			hc_pyrefs_each(t, p->L, &p->tinfo[h->type[i]], h->addr[i], gather_ref, &batch);
+			batch.row_end[i - from] = batch.n;
 		}
-		h->out_start[i] = (uint32_t)h->nedges;
-		hc_pyrefs_each(t, p->L, &p->tinfo[h->type[i]], h->addr[i], add_edge, h);
+		if (batch.nomem) {
+			p->nomem = true;
+			break;
+		}
+		for (uint32_t i = from, r = 0; i < to && !p->nomem; i++) {
+			if (i + 1 >= scap) {
+				scap = p->cap + 1;
+				uint32_t *a = realloc(h->out_start, (size_t)scap * sizeof(*a));
+				if (!a) {
+					p->nomem = true;
+					break;
+				}
+				h->out_start = a;
+			}
+			h->out_start[i] = (uint32_t)h->nedges;
+			for (; r < batch.row_end[i - from] && !p->nomem; r++)
+				add_edge(h, batch.target[r], batch.flags[r]);
+		}
+		done = to;
 		if (h->nedges >= UINT32_MAX / 2) {
 			hc_warnings_add(&t->warnings, HC_WARN_PARTIAL, "python: over 2^31 references; the rest not read");
-			done = i + 1;
 			break;
 		}
 	}
+	free(batch.target);
+	free(batch.flags);
 	if (p->nomem) {
 		hc_pyheap_destroy(h);
 		return &hc_error_nomem;

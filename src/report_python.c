@@ -143,6 +143,8 @@ json_t *hc_report_python_heap(const struct hc_pyheap *h)
 				      (json_int_t)h->bytes, "tracked", (json_int_t)h->tracked, "types",
 				      (json_int_t)h->ntypes, "references", (json_int_t)h->nedges, "by_type",
 				      types_json(h, false)));
+	json_object_set_new(json_object_get(o, "objects"), "pymalloc",
+			    json_pack("{s:I, s:I}", "pools", (json_int_t)h->pools, "blocks", (json_int_t)h->blocks));
 	json_object_set_new(o, "containers", containers_json(h));
 	json_t *g = json_pack("{s:I, s:I, s:I, s:o}", "count", (json_int_t)h->garbage, "tracked",
 			      (json_int_t)h->garbage_tracked, "bytes", (json_int_t)h->garbage_bytes, "by_type",

@@ -91,6 +91,8 @@ struct hc_pyheap {
 	/* the first interpreter's gc.isenabled(), if read */
 	bool gc_enabled, gc_enabled_known;
 	uint64_t reachable, garbage, garbage_tracked, kept, tracked;
+	/* pymalloc: pools walked, blocks allocated in them, objects only the walk found */
+	uint64_t pools, blocks, walked;
 	uint64_t garbage_bytes, kept_bytes, bytes;
 	struct hc_pyheap_private *priv;
 };

@@ -25,7 +25,8 @@
  * gc disabled, then 300 unreachable pairs of Nodes pointing at each other;
  * a module `app` whose _cache holds 50 Payloads; containers of known
  * lengths; a Kept instance holding a list of 100 objects, with one
- * reference more than anything holds (Py_IncRef) and its name deleted.
+ * reference more than anything holds (Py_IncRef) and its name deleted; a
+ * str given the same treatment.
  */
 #define NODES 600
 static const char scenario[] =
@@ -51,6 +52,10 @@ static const char scenario[] =
 	"ctypes.pythonapi.Py_IncRef(ctypes.py_object(k))\n"
 	"kept = id(k)\n"
 	"del k\n"
+	"lost = 'leaked-%d' % os.getpid() * 3\n"
+	"ctypes.pythonapi.Py_IncRef(ctypes.py_object(lost))\n"
+	"lost_str = id(lost)\n"
+	"del lost\n"
 	"containers = {str(id(c)): len(c) for c in (big_list, big_dict, big_set, big_tuple, big_deque, app._cache)}\n"
 
 	"r, w = os.pipe()\n"
@@ -66,7 +71,7 @@ static const char scenario[] =
 	"for _ in range(2):\n"
 	"    census = collections.Counter(qualname(type(o)) for o in gc.get_objects())\n"
 	"    json.dumps(census)\n"
-	"print(json.dumps({'garbage': garbage, 'garbage_by_type': garbage_by_type, 'kept': kept, 'census': census, 'containers': containers,\n"
+	"print(json.dumps({'garbage': garbage, 'garbage_by_type': garbage_by_type, 'kept': kept, 'lost_str': lost_str, 'census': census, 'containers': containers,\n"
 	"                  'cache_item': id(app._cache['key-17']), 'big_list': id(big_list),\n"
 	"                  'payload_size': sys.getsizeof(app._cache['key-1'])}))\n"
 	"print('READY'); sys.stdout.flush()\n"
@@ -123,6 +128,13 @@ static void check_heap(const char *name, const char *python, const char *root)
 	}
 	/* itself, its list and the 100 objects (and 3.9's __dict__) */
 	CU_ASSERT(keeps >= 102 && keeps <= 103);
+
+	/* a str nothing refers to, with a leaked reference: only the pymalloc walk finds it */
+	uint32_t lost = hc_pyheap_find(h, truth_u64(truth, "lost_str"));
+	CU_ASSERT_FATAL(lost != UINT32_MAX);
+	CU_ASSERT_EQUAL(h->flags[lost] & (HC_PYOBJ_KEPT | HC_PYOBJ_GAP | HC_PYOBJ_TRACKED), HC_PYOBJ_KEPT | HC_PYOBJ_GAP);
+	CU_ASSERT_EQUAL(h->found_refs[lost], 0);
+	CU_ASSERT(h->pools > 0 && h->blocks > h->pools && h->walked > 0);
 
 	/* the planted containers' lengths */
 	const char *key;
