@@ -850,6 +850,11 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 			h->garbage_tracked += (f & HC_PYOBJ_GC_UNREACHABLE) != 0;
 		}
 	}
+	struct hc_error *err = hc_pyheap_dominators(h);
+	if (err) {
+		hc_pyheap_destroy(h);
+		return err;
+	}
 	for (uint32_t i = 0; i < h->ntypes; i++)
 		if (!(h->types[i].name = type_name(h, i))) {
 			hc_pyheap_destroy(h);
@@ -874,6 +879,8 @@ void hc_pyheap_destroy(struct hc_pyheap *h)
 	free(h->size);
 	free(h->flags);
 	free(h->parent);
+	free(h->idom);
+	free(h->retained);
 	free(h->out_start);
 	free(h->out);
 	free(h->roots);

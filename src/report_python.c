@@ -58,11 +58,79 @@ static json_t *object_json(const struct hc_pyheap *h, uint32_t i)
 	if (path)
 		hc_pyheap_path(h, i, path, PATH_LEN);
 	hc_pyheap_preview(h, i, preview, sizeof(preview));
-	json_t *o = json_pack("{s:o, s:s, s:I, s:s, s:s}", "address", hc_json_address(h->addr[i]), "type",
-			      h->types[h->type[i]].name, "bytes", (json_int_t)h->size[i], "preview", preview, "path",
+	json_t *o = json_pack("{s:o, s:s, s:I, s:I, s:s, s:s}", "address", hc_json_address(h->addr[i]), "type",
+			      h->types[h->type[i]].name, "bytes", (json_int_t)h->size[i], "retained_bytes",
+			      (json_int_t)(h->retained ? h->retained[i] : h->size[i]), "preview", preview, "path",
 			      path ? path : "");
 	free(path);
 	return o;
+}
+
+/*
+ * The largest holders: objects by the bytes they retain, each the deepest
+ * of its line that still holds most of it. Candidates retain 1% of the
+ * heap or more; a module, a class, a module's dict or sys.modules itself
+ * is where everything hangs, not what holds it: those are left out. A
+ * candidate dominated by one already listed, retaining nine tenths of it
+ * or more, replaces it: the list names the accumulation point (a list of
+ * a million items, not the module holding it).
+ */
+#define TOP_LARGEST 20
+
+static bool holder_candidate(const struct hc_pyheap *h, uint32_t i, uint64_t floor)
+{
+	if (!(h->flags[i] & (HC_PYOBJ_REACHABLE | HC_PYOBJ_KEPT)) || h->retained[i] < floor)
+		return false;
+	const char *tn = h->types[h->type[i]].name;
+	uint32_t up = h->parent[i];
+	bool module_dict = up < h->n && !strcmp(h->types[h->type[up]].name, "module");
+	bool sys_modules = h->parent[i] != HC_PYPARENT_NONE && (h->parent[i] & HC_PYPARENT_ROOT) &&
+			   h->roots[h->parent[i] & ~HC_PYPARENT_ROOT].kind == HC_PYROOT_SYS_MODULES;
+	return strcmp(tn, "module") && strcmp(tn, "type") && !module_dict && !sys_modules;
+}
+
+static bool dominates(const struct hc_pyheap *h, uint32_t a, uint32_t b)
+{
+	for (uint32_t d = h->idom[b], n = 0; d < h->n && n < 10000; d = h->idom[d], n++)
+		if (d == a)
+			return true;
+	return false;
+}
+
+static json_t *largest_json(const struct hc_pyheap *h)
+{
+	json_t *list = json_array();
+	if (!h->retained)
+		return list;
+	uint64_t floor = h->bytes / 100 ? h->bytes / 100 : 1;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < h->n; i++)
+		n += holder_candidate(h, i, floor);
+	struct ranked *r = malloc((n ? n : 1) * sizeof(*r));
+	if (!r)
+		return list;
+	n = 0;
+	for (uint32_t i = 0; i < h->n; i++)
+		if (holder_candidate(h, i, floor))
+			r[n++] = (struct ranked){ h->retained[i], i };
+	qsort(r, n, sizeof(*r), by_key_desc);
+	uint32_t top[TOP_LARGEST], ntop = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t c = r[k].i;
+		bool placed = false;
+		for (uint32_t j = 0; j < ntop && !placed; j++)
+			if (dominates(h, top[j], c)) {
+				if (h->retained[c] * 10 >= h->retained[top[j]] * 9)
+					top[j] = c;
+				placed = true;
+			}
+		if (!placed && ntop < TOP_LARGEST)
+			top[ntop++] = c;
+	}
+	free(r);
+	for (uint32_t j = 0; j < ntop; j++)
+		json_array_append_new(list, object_json(h, top[j]));
+	return list;
 }
 
 static json_t *containers_json(const struct hc_pyheap *h)
@@ -146,6 +214,7 @@ json_t *hc_report_python_heap(const struct hc_pyheap *h)
 	json_object_set_new(json_object_get(o, "objects"), "pymalloc",
 			    json_pack("{s:I, s:I}", "pools", (json_int_t)h->pools, "blocks", (json_int_t)h->blocks));
 	json_object_set_new(o, "containers", containers_json(h));
+	json_object_set_new(o, "largest", largest_json(h));
 	json_t *g = json_pack("{s:I, s:I, s:I, s:o}", "count", (json_int_t)h->garbage, "tracked",
 			      (json_int_t)h->garbage_tracked, "bytes", (json_int_t)h->garbage_bytes, "by_type",
 			      types_json(h, true));
@@ -177,6 +246,15 @@ void hc_report_python_text(const json_t *py, FILE *out)
 			const json_t *c = json_array_get(cs, i);
 			fprintf(out, "  %10lld items  %s at %s\n      %s\n", hc_json_int(c, "length"), hc_json_str(c, "type"),
 				hc_json_str(c, "address"), hc_json_str(c, "path"));
+		}
+	}
+	const json_t *lg = json_object_get(py, "largest");
+	if (json_array_size(lg)) {
+		fprintf(out, "\nLargest holders (bytes each keeps alive):\n");
+		for (size_t i = 0; i < json_array_size(lg) && i < 10; i++) {
+			const json_t *c = json_array_get(lg, i);
+			fprintf(out, "  %12lld  %s %s\n      %s\n", hc_json_int(c, "retained_bytes"), hc_json_str(c, "type"),
+				hc_json_str(c, "preview"), hc_json_str(c, "path"));
 		}
 	}
 	const json_t *g = json_object_get(py, "garbage");

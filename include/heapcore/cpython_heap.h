@@ -86,6 +86,13 @@ struct hc_pyheap {
 	uint64_t nedges;
 	struct hc_pyroot *roots;
 	uint32_t nroots;
+	/*
+	 * The dominator tree (hc_pyheap_dominators): each object's immediate
+	 * dominator (HC_PYDOM_ROOT: no single object, HC_PYDOM_NONE: outside the
+	 * tree, garbage) and retained bytes (its own and all it dominates).
+	 */
+	uint32_t *idom;
+	uint64_t *retained;
 	struct hc_pyheap_type *types;
 	uint32_t ntypes;
 	/* the first interpreter's gc.isenabled(), if read */
@@ -96,6 +103,9 @@ struct hc_pyheap {
 	uint64_t garbage_bytes, kept_bytes, bytes;
 	struct hc_pyheap_private *priv;
 };
+
+#define HC_PYDOM_ROOT 0xfffffffeu
+#define HC_PYDOM_NONE 0xffffffffu
 
 #define HC_PYEDGE_WEAK 0x80000000u
 #define HC_PYEDGE_UNTRAVERSED 0x40000000u /* strong, but gc's tp_traverse does not see it */
@@ -109,6 +119,13 @@ struct hc_pyheap {
 struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s,
 				 const struct hc_cpython_runtime *r, struct hc_pyheap **out);
 void hc_pyheap_destroy(struct hc_pyheap *h);
+
+/*
+ * Fills idom and retained: a tree from one virtual root over the accepted
+ * roots and the objects kept from outside, over strong references.
+ * hc_pyheap_build calls it; only allocation failure is an error.
+ */
+struct hc_error *hc_pyheap_dominators(struct hc_pyheap *h);
 
 /* The object at addr (its PyObject*, exactly), or UINT32_MAX. */
 uint32_t hc_pyheap_find(const struct hc_pyheap *h, uint64_t addr);

@@ -57,6 +57,8 @@ static const char scenario[] =
 	"lost_str = id(lost)\n"
 	"del lost\n"
 	"containers = {str(id(c)): len(c) for c in (big_list, big_dict, big_set, big_tuple, big_deque, app._cache)}\n"
+	"members = [id(x) for kv in app._cache.items() for x in kv]\n"
+	"if sys.version_info < (3, 11): members += [id(v.__dict__) for v in app._cache.values()]\n"
 
 	"r, w = os.pipe()\n"
 	"pid = os.fork()\n"
@@ -72,6 +74,7 @@ static const char scenario[] =
 	"    census = collections.Counter(qualname(type(o)) for o in gc.get_objects())\n"
 	"    json.dumps(census)\n"
 	"print(json.dumps({'garbage': garbage, 'garbage_by_type': garbage_by_type, 'kept': kept, 'lost_str': lost_str, 'census': census, 'containers': containers,\n"
+	"                  'cache': id(app._cache), 'cache_members': members,\n"
 	"                  'cache_item': id(app._cache['key-17']), 'big_list': id(big_list),\n"
 	"                  'payload_size': sys.getsizeof(app._cache['key-1'])}))\n"
 	"print('READY'); sys.stdout.flush()\n"
@@ -149,6 +152,36 @@ static void check_heap(const char *name, const char *python, const char *root)
 				(unsigned long long)got, c == UINT32_MAX ? "not found" : h->types[h->type[c]].name,
 				(long long)json_integer_value(len));
 	}
+
+	/*
+	 * The cache retains itself, its keys, its values (and 3.9's instance
+	 * dicts): only it reaches them; their ints are the interpreter's
+	 */
+	uint32_t cache = hc_pyheap_find(h, truth_u64(truth, "cache"));
+	CU_ASSERT_FATAL(cache != UINT32_MAX && h->retained);
+	uint64_t want_retained = h->size[cache];
+	json_t *m;
+	size_t mi;
+	json_array_foreach(json_object_get(truth, "cache_members"), mi, m)
+	{
+		uint32_t x = hc_pyheap_find(h, (uint64_t)json_integer_value(m));
+		/* dominated by it (3.9's instance dicts through their instances) */
+		uint32_t d = x;
+		for (int up = 0; up < 4 && d < h->n && d != cache; up++)
+			d = h->idom[d];
+		CU_ASSERT(x != UINT32_MAX && d == cache);
+		want_retained += x != UINT32_MAX ? h->size[x] : 0;
+	}
+	CU_ASSERT_EQUAL(h->retained[cache], want_retained);
+	/* and the kept object retains what it keeps */
+	uint64_t keeps_bytes = 0;
+	for (uint32_t i = 0; i < h->n; i++) {
+		uint32_t o = i;
+		for (uint32_t d = 0; d < 64 && (h->flags[o] & HC_PYOBJ_KEPT) && !(h->flags[o] & HC_PYOBJ_GAP); d++)
+			o = h->parent[o];
+		keeps_bytes += (h->flags[i] & HC_PYOBJ_KEPT) && o == k ? h->size[i] : 0;
+	}
+	CU_ASSERT_EQUAL(h->retained[k], keeps_bytes);
 
 	/* the cached object's chain, as Python would spell it */
 	char path[1024];
@@ -277,6 +310,10 @@ static void test_analyze_reports_garbage_kept_objects_and_containers(void)
 	CU_ASSERT_STRING_EQUAL(hc_json_str(c, "address"), want);
 	CU_ASSERT_EQUAL(hc_json_int(c, "length"), 5000);
 	CU_ASSERT_STRING_EQUAL(hc_json_str(c, "path"), "sys.modules['__main__'].__dict__['big_list']");
+	/* the largest holder: big_dict, its tuples and their ints */
+	json_t *lg = json_array_get(json_object_get(py, "largest"), 0);
+	CU_ASSERT_STRING_EQUAL(hc_json_str(lg, "path"), "sys.modules['__main__'].__dict__['big_dict']");
+	CU_ASSERT(hc_json_int(lg, "retained_bytes") > hc_json_int(lg, "bytes") + 3000 * 2 * 28);
 	/* and the text says the collector is off */
 	snprintf(args, sizeof(args), "analyze '%s'", core);
 	free(out);
