@@ -437,6 +437,8 @@ static void walk_pool(struct hc_pyheap *h, uint64_t pool, uint64_t pool_size, ui
 		for (uint64_t off = 0; off <= 32 && off + 16 <= size; off += 16) {
 			uint64_t refcnt = w[off / 8], type = w[off / 8 + 1];
 			bool immortal = p->L->refcnt32 && (int32_t)(uint32_t)refcnt < 0;
+			if (p->L->refcnt32 && !immortal && (refcnt >> 32) & (p->L->minor >= 14 ? 0xffffull : 0xffffffffull))
+				continue; /* as hc_pyobj_refcnt says */
 			if (p->L->refcnt32)
 				refcnt = (uint32_t)refcnt;
 			if ((!immortal && (!refcnt || refcnt >= (1u << 20))) || (type & 7) || type < 4096)

@@ -221,7 +221,14 @@ bool hc_pyobj_refcnt(const struct hc_target *t, const struct hc_pyobj_layout *L,
 		return false;
 	*immortal = false;
 	if (L->refcnt32) {
+		/*
+		 * A mortal object's count fits its low half, the rest zero but for
+		 * 3.14's flags in the top 16 bits: a pointer there (block data
+		 * that looks like an object) has its high half set
+		 */
 		*immortal = (int32_t)(uint32_t)v < 0;
+		if (!*immortal && (v >> 32) & (L->minor >= 14 ? 0xffffull : 0xffffffffull))
+			return false;
 		v = (uint32_t)v;
 	}
 	*refcnt = v;

@@ -170,6 +170,15 @@ static void check_heap(const char *name, const char *python, const char *root)
 		for (int up = 0; up < 4 && d < h->n && d != cache; up++)
 			d = h->idom[d];
 		CU_ASSERT(x != UINT32_MAX && d == cache);
+		if (x != UINT32_MAX && d != cache) {
+			char pv[128], dp[128] = "?", path[512];
+			hc_pyheap_preview(h, x, pv, sizeof(pv));
+			if (h->idom[x] < h->n)
+				hc_pyheap_preview(h, h->idom[x], dp, sizeof(dp));
+			hc_pyheap_path(h, x, path, sizeof(path));
+			fprintf(stderr, "\n  %s: %s (refcount %llu, %u found) is dominated by %s (0x%x), not the cache; path %s",
+				name, pv, (unsigned long long)h->refcnt[x], h->found_refs[x], dp, h->idom[x], path);
+		}
 		want_retained += x != UINT32_MAX ? h->size[x] : 0;
 	}
 	CU_ASSERT_EQUAL(h->retained[cache], want_retained);
