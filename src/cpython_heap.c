@@ -307,6 +307,25 @@ static uint64_t stackref(const struct hc_pyobj_layout *L, uint64_t v)
 	return v;
 }
 
+/*
+ * A frame's word as a root: certain, or (borrowed: 3.11+'s globals and
+ * builtins, which the function holds; 3.14's stack references tagged as
+ * not owning a count; slots above an unknown stack top) a word taken only
+ * where the target's refcount leaves room.
+ */
+static void frame_root(struct hc_pyheap *h, uint64_t raw, uint64_t where, uint32_t k, uint64_t frame, int32_t slot,
+		       bool certain)
+{
+	const struct hc_pyobj_layout *L = h->priv->L;
+	uint64_t w = stackref(L, raw);
+	uint32_t before = h->nroots;
+	if (!w)
+		return;
+	add_root(h, HC_PYROOT_FRAME, w, where, (int32_t)k, frame, slot);
+	if (h->nroots > before && (!certain || (L->minor >= 14 && (raw & 3) == 1)))
+		h->roots[h->nroots - 1].accepted = false;
+}
+
 /* Every word of thread k's Python frames that holds an object: code, function, globals, locals, slots. */
 static void frame_roots(struct hc_pyheap *h, uint32_t k)
 {
@@ -333,8 +352,8 @@ static void frame_roots(struct hc_pyheap *h, uint32_t k)
 			const uint32_t fields[] = { RL->frame_code, L->frame_func, L->frame_globals, L->frame_globals + 8,
 						    L->frame_locals, L->frame_obj };
 			for (int f = 0; f < 6; f++)
-				if (hc_target_read_u64(p->t, frame + fields[f], &w) && (w = stackref(L, w)))
-					add_root(h, HC_PYROOT_FRAME, w, frame + fields[f], (int32_t)k, frame, -1 - f);
+				if (hc_target_read_u64(p->t, frame + fields[f], &w))
+					frame_root(h, w, frame + fields[f], k, frame, -1 - f, f != 2 && f != 3);
 			uint64_t nslots = 0;
 			if (L->stack_is_pointer) {
 				uint64_t sp;
@@ -365,13 +384,9 @@ static void frame_roots(struct hc_pyheap *h, uint32_t k)
 			if (nslots > MAX_SLOTS)
 				nslots = certain = 0;
 			for (uint64_t i = 0; i < nslots; i++)
-				if (hc_target_read_u64(p->t, frame + L->frame_localsplus + i * 8, &w) && (w = stackref(L, w)))
-					add_root(h, HC_PYROOT_FRAME, w, frame + L->frame_localsplus + i * 8, (int32_t)k,
-						 frame, (int32_t)i);
-			for (uint32_t r = h->nroots; r > 0 && h->roots[r - 1].frame == frame && h->roots[r - 1].slot >= 0 &&
-						     (uint64_t)h->roots[r - 1].slot >= certain;
-			     r--)
-				h->roots[r - 1].accepted = false;
+				if (hc_target_read_u64(p->t, frame + L->frame_localsplus + i * 8, &w))
+					frame_root(h, w, frame + L->frame_localsplus + i * 8, k, frame, (int32_t)i,
+						   i < certain);
 		}
 		frame = prev;
 	}

@@ -483,7 +483,7 @@ static bool frame_refs(const struct hc_target *t, const struct hc_pyobj_layout *
 	uint64_t v;
 	const uint32_t fields[] = { L->frame_code, L->frame_func, L->frame_locals };
 	for (int i = 0; i < 3; i++)
-		if ((v = u64_or(t, fr + fields[i], 0)) && (L->minor < 14 || (v & 3) != 3))
+		if ((v = u64_or(t, fr + fields[i], 0)) && (L->minor < 14 || !(v & 3)))
 			emit(e, L->minor >= 14 ? v & ~3ull : v, HC_PYREF_FIELD, 0, (uint32_t)(fr - f + fields[i]), NULL,
 			     false);
 	uint64_t n = 0;
@@ -500,8 +500,9 @@ static bool frame_refs(const struct hc_target *t, const struct hc_pyobj_layout *
 		uint64_t k = n - i < 64 ? n - i : 64;
 		if (hc_target_read(t, fr + L->frame_localsplus + i * 8, buf, k * 8) != HC_READ_OK)
 			break;
+		/* 3.14's tagged slots (an int, or a reference owning no count) are not what frame_traverse visits */
 		for (uint64_t j = 0; j < k; j++)
-			if (L->minor < 14 || (buf[j] & 3) != 3)
+			if (L->minor < 14 || !(buf[j] & 3))
 				emit(e, L->minor >= 14 ? buf[j] & ~3ull : buf[j], HC_PYREF_ITEM, i + j, 0, NULL, false);
 		i += k;
 	}
