@@ -140,6 +140,7 @@ static uint8_t kind_by_name(const char *n)
 		{ "bytearray", HC_PYKIND_LEAF },
 		{ "collections.deque", HC_PYKIND_DEQUE },
 		{ "frame", HC_PYKIND_FRAME },
+		{ "code", HC_PYKIND_CODE },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(n, names[i].name))
@@ -615,6 +616,19 @@ bool hc_pyrefs_each(const struct hc_target *t, const struct hc_pyobj_layout *L, 
 	case HC_PYKIND_BYTES:
 	case HC_PYKIND_LEAF:
 		break;
+	case HC_PYKIND_CODE:
+		/*
+		 * Its object fields come first (co_consts .. co_linetable), then
+		 * co_weakreflist, then C state (executors, caches, monitoring,
+		 * co_extra) and 3.11+'s bytecode with the inline caches a
+		 * specializing interpreter fills: words there are no references
+		 */
+		scan_words(t, obj, 16,
+			   ty->weaklistoffset > 16 && (uint64_t)ty->weaklistoffset < ty->basicsize
+				   ? (uint64_t)ty->weaklistoffset
+				   : ty->basicsize,
+			   -1, -1, NULL, &e);
+		return !e.stopped;
 	default: {
 		/* the body, with a variable-size object's pointer-sized items */
 		int64_t n;

@@ -34,6 +34,7 @@ enum hc_pykind {
 	HC_PYKIND_CELL,
 	HC_PYKIND_DEQUE,       /* collections.deque: items in a list of 64-item blocks */
 	HC_PYKIND_FRAME,       /* a frame object: what frame_traverse visits, no stale stack slots */
+	HC_PYKIND_CODE,        /* a code object: its fields, not its bytecode and inline caches */
 };
 
 /* What a reference is, for spelling a chain. */
