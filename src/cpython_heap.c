@@ -1125,7 +1125,54 @@ void hc_pyheap_path(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len
 	}
 }
 
+/* The first items of a container, for its preview: "'a', 1, ..." or "'k': v, ..." */
+struct first_items {
+	const struct hc_pyheap *h;
+	char *buf;
+	size_t len, w;
+	uint32_t n;
+	uint64_t key;
+};
+
+static void preview_one(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len, bool items);
+
+static bool add_item(void *ctx, const struct hc_pyref *ref)
+{
+	struct first_items *f = ctx;
+	if (ref->label == HC_PYREF_DICT_KEY) {
+		f->key = ref->target;
+		return true;
+	}
+	if (ref->label != HC_PYREF_ITEM && ref->label != HC_PYREF_DICT_VALUE && ref->label != HC_PYREF_SET_ITEM)
+		return true;
+	if (f->n == 3) {
+		f->w += (size_t)snprintf(f->buf + f->w, f->w < f->len ? f->len - f->w : 0, ", ...");
+		return false;
+	}
+	char v[80], k[80] = "";
+	uint32_t vi = hc_pyheap_find(f->h, ref->target);
+	if (vi == UINT32_MAX)
+		snprintf(v, sizeof(v), "0x%llx", (unsigned long long)ref->target);
+	else
+		preview_one(f->h, vi, v, sizeof(v), false);
+	if (ref->label == HC_PYREF_DICT_VALUE) {
+		uint32_t ki = hc_pyheap_find(f->h, ref->key);
+		if (ki != UINT32_MAX)
+			preview_one(f->h, ki, k, sizeof(k) - 2, false);
+		strcat(k, ": ");
+	}
+	if (f->w < f->len)
+		f->w += (size_t)snprintf(f->buf + f->w, f->len - f->w, "%s%s%s", f->n ? ", " : "", k, v);
+	f->n++;
+	return true;
+}
+
 void hc_pyheap_preview(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len)
+{
+	preview_one(h, i, buf, len, true);
+}
+
+static void preview_one(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len, bool items)
 {
 	const struct hc_pyheap_private *p = h->priv;
 	if (!len)
@@ -1139,8 +1186,24 @@ void hc_pyheap_preview(const struct hc_pyheap *h, uint32_t i, char *buf, size_t 
 	uint64_t v, n;
 	switch (ty->kind) {
 	case HC_PYKIND_STR:
-		if (hc_cpython_read_str(p->t, p->r, h->addr[i], s, sizeof(s)))
-			snprintf(buf, len, "'%s'", s);
+		if (hc_cpython_read_str(p->t, p->r, h->addr[i], s, sizeof(s))) {
+			/* as repr() would: quotes and control characters escaped */
+			size_t w = 0;
+			buf[w++] = '\'';
+			for (const char *c = s; *c && w + 6 < len; c++) {
+				if (*c == '\n' || *c == '\t' || *c == '\r' || *c == '\\' || *c == '\'') {
+					buf[w++] = '\\';
+					buf[w++] = *c == '\n' ? 'n' : *c == '\t' ? 't' : *c == '\r' ? 'r' : *c;
+				} else if ((unsigned char)*c < 0x20) {
+					w += (size_t)snprintf(buf + w, len - w, "\\x%02x", (unsigned char)*c);
+				} else {
+					buf[w++] = *c;
+				}
+			}
+			if (w + 1 < len)
+				buf[w++] = '\'';
+			buf[w < len ? w : len - 1] = 0;
+		}
 		else
 			snprintf(buf, len, "<str (not ASCII or Latin-1)>");
 		return;
@@ -1189,8 +1252,17 @@ void hc_pyheap_preview(const struct hc_pyheap *h, uint32_t i, char *buf, size_t 
 			return;
 		}
 	}
-	if (hc_pyobj_len(p->t, p->L, ty, h->addr[i], &n))
-		snprintf(buf, len, "<%s len=%llu>", tn, (unsigned long long)n);
-	else
+	if (hc_pyobj_len(p->t, p->L, ty, h->addr[i], &n)) {
+		int w = snprintf(buf, len, "<%s len=%llu", tn, (unsigned long long)n);
+		if (items && n && w > 0 && (size_t)w + 8 < len) {
+			char inner[200];
+			struct first_items f = { .h = h, .buf = inner, .len = sizeof(inner) };
+			inner[0] = 0;
+			hc_pyrefs_each(p->t, p->L, ty, h->addr[i], add_item, &f);
+			snprintf(buf + w, len - (size_t)w, ": %s>", inner);
+		} else if (w > 0 && (size_t)w + 1 < len) {
+			snprintf(buf + w, len - (size_t)w, ">");
+		}
+	} else
 		snprintf(buf, len, "<%s object at 0x%llx>", tn, (unsigned long long)h->addr[i]);
 }

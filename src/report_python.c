@@ -244,8 +244,8 @@ void hc_report_python_text(const json_t *py, FILE *out)
 		fprintf(out, "\nLargest containers:\n");
 		for (size_t i = 0; i < json_array_size(cs) && i < 10; i++) {
 			const json_t *c = json_array_get(cs, i);
-			fprintf(out, "  %10lld items  %s at %s\n      %s\n", hc_json_int(c, "length"), hc_json_str(c, "type"),
-				hc_json_str(c, "address"), hc_json_str(c, "path"));
+			fprintf(out, "  %10lld items  %s at %s  %s\n      %s\n", hc_json_int(c, "length"), hc_json_str(c, "type"),
+				hc_json_str(c, "address"), hc_json_str(c, "preview"), hc_json_str(c, "path"));
 		}
 	}
 	const json_t *lg = json_object_get(py, "largest");

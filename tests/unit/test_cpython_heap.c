@@ -359,6 +359,15 @@ static void test_explain_names_a_python_objects_type_and_chain(void)
 	json_decref(r);
 	free(out);
 	free(err);
+	/* a container's preview shows its first items */
+	snprintf(args, sizeof(args), "explain --format json '%s' 0x%llx", core,
+		 (unsigned long long)truth_u64(truth, "big_list"));
+	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &out, &err), 0);
+	r = out ? json_loads(out, 0, NULL) : NULL;
+	CU_ASSERT_STRING_EQUAL(hc_json_str(json_object_get(r, "python"), "preview"), "<list len=5000: '0', '1', '2', ...>");
+	json_decref(r);
+	free(out);
+	free(err);
 	/* and the kept one says so */
 	snprintf(args, sizeof(args), "explain '%s' 0x%llx", core, (unsigned long long)truth_u64(truth, "kept"));
 	CU_ASSERT_EQUAL(hc_fixture_run_cli(args, &out, &err), 0);
