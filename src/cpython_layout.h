@@ -63,4 +63,12 @@ struct hc_cpython_runtime;
 typedef bool (*hc_cpython_gc_fn)(void *ctx, uint64_t obj, uint64_t type);
 bool hc_cpython_gc_each(struct hc_target *t, const struct hc_cpython_runtime *r, hc_cpython_gc_fn fn, void *ctx);
 
+/*
+ * Checks r->layout (and the object layouts) against the DWARF of the module
+ * holding _PyRuntime, when it has any (cpython_dwarf.c): counts in
+ * r->dwarf_checked; a disagreement warns and clears r->layout_known.
+ */
+struct hc_symbols;
+void hc_cpython_check_layout_dwarf(struct hc_target *t, const struct hc_symbols *s, struct hc_cpython_runtime *r);
+
 #endif

@@ -227,6 +227,9 @@ struct hc_error *hc_cpython_find(struct hc_target *t, const struct hc_symbols *s
 	}
 	out->layout_known = true;
 	out->layout = L;
+	hc_cpython_check_layout_dwarf(t, s, out);
+	if (!out->layout_known)
+		return NULL;
 	return find_threads(t, out, L);
 }
 

@@ -67,6 +67,9 @@ static json_t *info_python(struct hc_target *t, const struct hc_symbols *s)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b}", "version", version, "version_from",
 			      hc_cpython_version_source_name(py.version_source), "module", py.module->name,
 			      "runtime", hc_json_address(py.runtime), "layout_known", py.layout_known);
+	json_object_set_new(o, "free_threaded", json_boolean(py.free_threaded));
+	json_object_set_new(o, "layout_dwarf", json_pack("{s:i, s:i}", "checked", py.dwarf_checked, "mismatched",
+							 py.dwarf_mismatched));
 	if (py.layout_known) {
 		json_object_set_new(o, "main_interpreter", hc_json_address(py.main_interp));
 		json_object_set_new(o, "interpreters", json_integer(py.ninterps));

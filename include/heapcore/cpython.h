@@ -46,6 +46,8 @@ struct hc_cpython_runtime {
 	enum hc_cpython_version_source version_source;
 	bool layout_known;           /* the threads below were read with this version's layout */
 	bool free_threaded;          /* a build without the GIL (3.13t+): not read (layout_known false) */
+	/* offsets of the layout the interpreter's DWARF was asked about, and how many it disagreed on */
+	uint32_t dwarf_checked, dwarf_mismatched;
 	const struct hc_cpython_layout *layout; /* private (cpython_layout.h) */
 	const struct hc_module *module;
 	uint64_t runtime;            /* &_PyRuntime */

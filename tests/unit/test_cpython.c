@@ -146,6 +146,9 @@ static void check_python(const char *name, const char *python, const char *root,
 	CU_ASSERT(len >= slen && !strcmp(py.module->name + len - slen, module_suffix));
 	CU_ASSERT(py.layout_known);
 	CU_ASSERT_EQUAL(py.ninterps, 1);
+	/* a build with DWARF (pyenv's) has every offset heapcore reads checked against it, and agreeing */
+	CU_ASSERT_EQUAL(py.dwarf_mismatched, 0);
+	CU_ASSERT(py.module->has_dwarf ? py.dwarf_checked >= 40 : py.dwarf_checked == 0);
 	json_t *ids = json_object_get(truth, "native_ids");
 	CU_ASSERT_FATAL(py.nthreads == json_array_size(ids) && py.nthreads == 3);
 	uint64_t got[3];
