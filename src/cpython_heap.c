@@ -697,8 +697,48 @@ static void classify_unreachable(struct hc_pyheap *h, uint32_t *queue)
 /* module.QualName for a class (its __module__ and __qualname__), tp_name for the rest. */
 static char *type_name(struct hc_pyheap *h, uint32_t ti);
 
+/*
+ * Objects over pymalloc's 512 bytes come from malloc: each used chunk that
+ * big may hold one at its start, after a GC head, or after the pre-header
+ * and the GC head, taken by the same checks as a pool's block.
+ */
+static void walk_big_chunks(struct hc_pyheap *h, const struct hc_glibc_heap *g)
+{
+	struct hc_pyheap_private *p = h->priv;
+	for (uint32_t c = 0; c < g->nchunks && !p->nomem; c++) {
+		uint8_t st = g->chunk_state[c];
+		uint64_t size = hc_glibc_chunk_size(g, c);
+		if ((st != HC_CHUNK_USED && st != HC_CHUNK_MMAPPED) || size < 512 + 16)
+			continue;
+		uint64_t user = g->chunk_addr[c] + 16, w[6];
+		h->big_chunks++;
+		if (hc_target_read(p->t, user, w, sizeof(w)) != HC_READ_OK)
+			continue;
+		for (uint64_t off = 0; off <= 32; off += 16) {
+			uint64_t refcnt, type = w[off / 8 + 1];
+			bool immortal;
+			if (!hc_pyobj_refcnt(p->t, p->L, user + off, &refcnt, &immortal) ||
+			    (!immortal && (!refcnt || refcnt >= (1u << 20))) || (type & 7) || type < 4096)
+				continue;
+			uint32_t ti = type_index(h, type, 0);
+			if (ti == NOT_TYPE)
+				continue;
+			const struct hc_pytype *ty = &p->tinfo[ti];
+			uint64_t gc_next = off ? w[off / 8 - 2] : 0;
+			if (off != (uint64_t)(ty->gc ? HC_CPYTHON_GC_HEAD : 0) + ty->preheader ||
+			    (ty->gc && gc_next && gc_next < 4096))
+				continue;
+			uint32_t before = h->n;
+			if (object_at(h, user + off, false) != NONE)
+				h->walked += h->n > before;
+			break;
+		}
+	}
+}
+
 struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s,
-				 const struct hc_cpython_runtime *r, struct hc_pyheap **out)
+				 const struct hc_cpython_runtime *r, const struct hc_glibc_heap *glibc,
+				 struct hc_pyheap **out)
 {
 	*out = NULL;
 	struct hc_pyheap *h = calloc(1, sizeof(*h));
@@ -744,6 +784,8 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 		chunk_roots(h, HC_PYROOT_INTERPRETER, interps[j], -1);
 	hc_module_data_ranges(t, s, data_root, h);
 	walk_pools(h);
+	if (glibc)
+		walk_big_chunks(h, glibc);
 	if (ninterps) {
 		uint32_t enabled;
 		h->gc_enabled_known = hc_target_read_u32(t, interps[0] + r->layout->interp_gc + 12, &enabled);

@@ -307,7 +307,7 @@ static json_t *python_json(const struct hc_analysis *a)
 	hc_cpython_census_free(&c);
 	struct hc_pyheap *ph = NULL;
 	double t1 = seconds_now();
-	err = py.layout_known ? hc_pyheap_build(a->target, a->symbols, &py, &ph) : NULL;
+	err = py.layout_known ? hc_pyheap_build(a->target, a->symbols, &py, a->heap, &ph) : NULL;
 	double t2 = seconds_now();
 	if (!err && ph && ph->n) {
 		json_t *x = hc_report_python_heap(ph);

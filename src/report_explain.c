@@ -189,7 +189,7 @@ json_t *hc_report_explain(const struct hc_analysis *a, uint64_t addr, bool scan_
 	json_t *r = json_pack("{s:o}", "address", hc_json_address(addr));
 	if (!r)
 		return NULL;
-	json_t *py = hc_report_python_object(a->target, a->symbols, addr);
+	json_t *py = hc_report_python_object(a->target, a->symbols, a->heap, addr);
 	if (py)
 		json_object_set_new(r, "python", py);
 	const struct hc_glibc_heap *h = a->heap;

@@ -213,6 +213,7 @@ json_t *hc_report_python_heap(const struct hc_pyheap *h)
 				      types_json(h, false)));
 	json_object_set_new(json_object_get(o, "objects"), "pymalloc",
 			    json_pack("{s:I, s:I}", "pools", (json_int_t)h->pools, "blocks", (json_int_t)h->blocks));
+	json_object_set_new(json_object_get(o, "objects"), "malloc_chunks", json_integer((json_int_t)h->big_chunks));
 	json_object_set_new(o, "containers", containers_json(h));
 	json_object_set_new(o, "largest", largest_json(h));
 	json_t *g = json_pack("{s:I, s:I, s:I, s:o}", "count", (json_int_t)h->garbage, "tracked",
@@ -285,13 +286,14 @@ void hc_report_python_text(const json_t *py, FILE *out)
 }
 
 /* What a Python object is, for explain: type, preview, status, chain, referrers and references. */
-json_t *hc_report_python_object(struct hc_target *t, const struct hc_symbols *s, uint64_t addr)
+json_t *hc_report_python_object(struct hc_target *t, const struct hc_symbols *s, const struct hc_glibc_heap *g,
+				uint64_t addr)
 {
 	struct hc_cpython_runtime py;
 	struct hc_error *err = hc_cpython_find(t, s, &py);
 	struct hc_pyheap *h = NULL;
 	if (!err && py.found && py.layout_known)
-		err = hc_pyheap_build(t, s, &py, &h);
+		err = hc_pyheap_build(t, s, &py, g, &h);
 	hc_error_destroy(err);
 	uint32_t i = h ? hc_pyheap_find(h, addr) : UINT32_MAX;
 	json_t *o = NULL;

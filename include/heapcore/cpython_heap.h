@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "heapcore/cpython.h"
+#include "heapcore/glibc_heap.h"
 
 enum hc_pyroot_kind {
 	HC_PYROOT_SYS_MODULES = 0, /* an interpreter's sys.modules */
@@ -98,8 +99,10 @@ struct hc_pyheap {
 	/* the first interpreter's gc.isenabled(), if read */
 	bool gc_enabled, gc_enabled_known;
 	uint64_t reachable, garbage, garbage_tracked, kept, tracked;
-	/* pymalloc: pools walked, blocks allocated in them, objects only the walk found */
+	/* pymalloc: pools walked, blocks allocated in them; objects the pool and chunk walks found first */
 	uint64_t pools, blocks, walked;
+	/* glibc's used chunks over pymalloc's 512 bytes that were looked at */
+	uint64_t big_chunks;
 	uint64_t garbage_bytes, kept_bytes, bytes;
 	struct hc_pyheap_private *priv;
 };
@@ -112,12 +115,15 @@ struct hc_pyheap {
 #define HC_PYEDGE_TARGET 0x3fffffffu
 
 /*
- * Builds it. A runtime without a known layout gives an empty heap. Damage
- * ends single walks with a warning in t->warnings; only allocation failure
- * is an error. t, s and r must outlive the heap.
+ * Builds it. With glibc's heap (may be NULL), its chunks too big for
+ * pymalloc are looked at for objects as pymalloc's blocks are. A runtime
+ * without a known layout gives an empty heap. Damage ends single walks with
+ * a warning in t->warnings; only allocation failure is an error. t, s, r
+ * and the glibc heap must outlive it.
  */
 struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s,
-				 const struct hc_cpython_runtime *r, struct hc_pyheap **out);
+				 const struct hc_cpython_runtime *r, const struct hc_glibc_heap *glibc,
+				 struct hc_pyheap **out);
 void hc_pyheap_destroy(struct hc_pyheap *h);
 
 /*

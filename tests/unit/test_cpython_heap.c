@@ -26,7 +26,7 @@
  * a module `app` whose _cache holds 50 Payloads; containers of known
  * lengths; a Kept instance holding a list of 100 objects, with one
  * reference more than anything holds (Py_IncRef) and its name deleted; a
- * str given the same treatment.
+ * str given the same treatment, and one too big for pymalloc.
  */
 #define NODES 600
 static const char scenario[] =
@@ -56,6 +56,10 @@ static const char scenario[] =
 	"ctypes.pythonapi.Py_IncRef(ctypes.py_object(lost))\n"
 	"lost_str = id(lost)\n"
 	"del lost\n"
+	"lost = 'B' * 5000 + str(os.getpid())\n"
+	"ctypes.pythonapi.Py_IncRef(ctypes.py_object(lost))\n"
+	"lost_big = id(lost)\n"
+	"del lost\n"
 	"containers = {str(id(c)): len(c) for c in (big_list, big_dict, big_set, big_tuple, big_deque, app._cache)}\n"
 	"members = [id(x) for kv in app._cache.items() for x in kv]\n"
 	"if sys.version_info < (3, 11): members += [id(v.__dict__) for v in app._cache.values()]\n"
@@ -73,7 +77,8 @@ static const char scenario[] =
 	"for _ in range(2):\n"
 	"    census = collections.Counter(qualname(type(o)) for o in gc.get_objects())\n"
 	"    json.dumps(census)\n"
-	"print(json.dumps({'garbage': garbage, 'garbage_by_type': garbage_by_type, 'kept': kept, 'lost_str': lost_str, 'census': census, 'containers': containers,\n"
+	"print(json.dumps({'garbage': garbage, 'garbage_by_type': garbage_by_type, 'kept': kept, 'lost_str': lost_str,\n"
+	"                  'lost_big': lost_big, 'census': census, 'containers': containers,\n"
 	"                  'cache': id(app._cache), 'cache_members': members,\n"
 	"                  'cache_item': id(app._cache['key-17']), 'big_list': id(big_list),\n"
 	"                  'payload_size': sys.getsizeof(app._cache['key-1'])}))\n"
@@ -105,8 +110,10 @@ static void check_heap(const char *name, const char *python, const char *root)
 	CU_ASSERT_PTR_NULL_FATAL(hc_symbols_open(t, &so, &s));
 	struct hc_cpython_runtime py;
 	CU_ASSERT_PTR_NULL_FATAL(hc_cpython_find(t, s, &py));
+	struct hc_glibc_heap *gh = NULL;
+	CU_ASSERT_PTR_NULL_FATAL(hc_glibc_walk(t, s, NULL, &gh));
 	struct hc_pyheap *h = NULL;
-	CU_ASSERT_PTR_NULL_FATAL(hc_pyheap_build(t, s, &py, &h));
+	CU_ASSERT_PTR_NULL_FATAL(hc_pyheap_build(t, s, &py, gh, &h));
 	CU_ASSERT_FATAL(h->n > 1000);
 
 	/* garbage: what gc.collect() found unreachable in the fork, every planted cycle among it */
@@ -138,6 +145,11 @@ static void check_heap(const char *name, const char *python, const char *root)
 	CU_ASSERT_EQUAL(h->flags[lost] & (HC_PYOBJ_KEPT | HC_PYOBJ_GAP | HC_PYOBJ_TRACKED), HC_PYOBJ_KEPT | HC_PYOBJ_GAP);
 	CU_ASSERT_EQUAL(h->found_refs[lost], 0);
 	CU_ASSERT(h->pools > 0 && h->blocks > h->pools && h->walked > 0);
+	/* and one too big for pymalloc, in a malloc chunk: the chunk walk finds it */
+	uint32_t big = hc_pyheap_find(h, truth_u64(truth, "lost_big"));
+	CU_ASSERT_FATAL(big != UINT32_MAX);
+	CU_ASSERT_EQUAL(h->flags[big] & (HC_PYOBJ_KEPT | HC_PYOBJ_GAP), HC_PYOBJ_KEPT | HC_PYOBJ_GAP);
+	CU_ASSERT(h->size[big] > 5000 && h->big_chunks > 0);
 
 	/* the planted containers' lengths */
 	const char *key;
@@ -248,6 +260,7 @@ static void check_heap(const char *name, const char *python, const char *root)
 				key, (long long)json_integer_value(len));
 	}
 	hc_pyheap_destroy(h);
+	hc_glibc_heap_destroy(gh);
 	hc_cpython_runtime_free(&py);
 	hc_symbols_destroy(s);
 	hc_target_destroy(t);
