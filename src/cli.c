@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "heapcore/analysis.h"
+#include "heapcore/findings.h"
 #include "heapcore/glibc_heap.h"
 #include "heapcore/report.h"
 #include "heapcore/symbols.h"
@@ -31,6 +32,9 @@ struct cli_options {
 	const char *binary;
 	uint64_t address;          /* explain */
 	bool scan_free;            /* explain: what free chunks still point to */
+	uint32_t top;              /* analyze: findings kept, 0 = all */
+	uint64_t min_bytes;        /* analyze: findings retaining less are left out */
+	int fail_on;               /* analyze: exit EXIT_FINDINGS if a finding is this severe or more; -1 never */
 	bool progress;             /* stderr is a terminal */
 };
 
@@ -54,12 +58,17 @@ static const char usage_text[] =
 	"                        how to find glibc's main_arena (default auto: in that order)\n"
 	"  --max-memory BYTES    refuse to use more than BYTES for decompressing the core (K/M/G suffixes)\n"
 	"  --scan-free           explain: also list free chunks whose stale words still point to ADDR\n"
+	"  --top N               analyze: only the N highest-ranked findings\n"
+	"  --min-bytes SIZE      analyze: leave out findings that retain less than SIZE (K/M/G suffixes)\n"
+	"  --fail-on SEVERITY    analyze: exit 9 when a finding is this severe or more (critical, warning,\n"
+	"                        opportunity): a gate for CI\n"
 	"  -h, --help            this text\n"
 	"  --version             heapcore's version\n"
 	"\n"
 	"Exit codes: 0 done; 1 internal error; 2 usage; 3 file unreadable; 4 not a supported core;\n"
 	"5 input damaged, results partial; 6 out of memory; 7 nothing to analyse (e.g. no glibc heap);\n"
-	"8 unsupported (architecture, allocator version). See docs/exit-codes.md.\n";
+	"8 unsupported (architecture, allocator version); 9 a finding at or above --fail-on.\n"
+	"See docs/exit-codes.md.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -91,7 +100,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_options(const char *command, int argc, char **argv, struct cli_options *o)
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
-	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE };
+	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
@@ -101,6 +110,9 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		{ "arena-method", required_argument, NULL, OPT_ARENA_METHOD },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "scan-free", no_argument, NULL, OPT_SCAN_FREE },
+		{ "top", required_argument, NULL, OPT_TOP },
+		{ "min-bytes", required_argument, NULL, OPT_MIN_BYTES },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +162,25 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		case OPT_SCAN_FREE:
 			o->scan_free = true;
 			break;
+		case OPT_TOP: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (end == optarg || *end || v > UINT32_MAX)
+				return usage_error("--top takes a count, not '%s'", optarg);
+			o->top = (uint32_t)v;
+			break;
+		}
+		case OPT_MIN_BYTES:
+			if (parse_size(optarg, &o->min_bytes))
+				return usage_error("--min-bytes takes a size such as 1M, not '%s'", optarg);
+			break;
+		case OPT_FAIL_ON: {
+			enum hc_severity sev;
+			if (!hc_severity_parse(optarg, &sev))
+				return usage_error("--fail-on takes critical, warning or opportunity, not '%s'", optarg);
+			o->fail_on = (int)sev;
+			break;
+		}
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -210,6 +241,31 @@ static int print_report(json_t *report, const struct cli_options *o,
 		return HC_ERR_IO;
 	}
 	return partial ? HC_ERR_DAMAGED : 0;
+}
+
+/*
+ * --top and --min-bytes: the findings kept (ranks unchanged, so a report
+ * cut short still says where each stood); true if one is at or above
+ * --fail-on.
+ */
+#define EXIT_FINDINGS 9
+
+static bool select_findings(json_t *r, const struct cli_options *o)
+{
+	json_t *list = json_object_get(r, "findings");
+	bool fail = false;
+	for (size_t i = 0; i < json_array_size(list);) {
+		json_t *x = json_array_get(list, i);
+		enum hc_severity sev = HC_SEVERITY_OPPORTUNITY;
+		hc_severity_parse(hc_json_str(x, "severity"), &sev);
+		if ((uint64_t)hc_json_int(x, "retained_bytes") < o->min_bytes || (o->top && i >= o->top)) {
+			json_array_remove(list, i);
+			continue;
+		}
+		fail |= o->fail_on >= 0 && (int)sev >= o->fail_on;
+		i++;
+	}
+	return fail;
 }
 
 static void *trim_run(void *arg)
@@ -323,7 +379,10 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 		if (r)
 			hc_report_add_warnings(r, &t->warnings);
 		say_partial(t);
+		bool fail = !explain && r && select_findings(r, o);
 		rc = print_report(r, o, explain ? hc_report_explain_text : hc_report_analyze_text);
+		if (fail && (rc == 0 || rc == HC_ERR_DAMAGED))
+			rc = EXIT_FINDINGS;
 		hc_analysis_destroy(a);
 	}
 	hc_symbols_destroy(s);
@@ -342,7 +401,7 @@ int main(int argc, char **argv)
 		printf("heapcore %s\n", HEAPCORE_VERSION);
 		return 0;
 	}
-	struct cli_options o = { .format = FORMAT_TEXT };
+	struct cli_options o = { .format = FORMAT_TEXT, .fail_on = -1 };
 	const char *command = argv[1];
 	int rc = parse_options(command, argc - 1, argv + 1, &o);
 	if (rc)

@@ -1005,6 +1005,54 @@ static char *type_name(struct hc_pyheap *h, uint32_t ti)
 	return strdup(name);
 }
 
+/* ---- for the detectors ---- */
+
+static void step_text(const struct hc_pyheap *h, uint32_t from, uint32_t to, char *buf, size_t len);
+
+bool hc_pyheap_str(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len, bool *interned)
+{
+	const struct hc_pyheap_private *p = h->priv;
+	uint32_t state;
+	if (i >= h->n || p->tinfo[h->type[i]].kind != HC_PYKIND_STR ||
+	    !hc_target_read_u32(p->t, h->addr[i] + HC_CPYTHON_STR_STATE, &state))
+		return false;
+	*interned = (state & 3) != 0;
+	return hc_cpython_read_str(p->t, p->r, h->addr[i], buf, len);
+}
+
+static uint32_t dict_get_addr(const struct hc_pyheap *h, uint64_t dict, const char *key)
+{
+	struct find_key f = { h, key, 0 };
+	hc_pydict_each(h->priv->t, h->priv->L, dict, find_str_key, &f);
+	return f.value ? hc_pyheap_find(h, f.value) : UINT32_MAX;
+}
+
+uint32_t hc_pyheap_dict_get(const struct hc_pyheap *h, uint32_t i, const char *key)
+{
+	if (i >= h->n || h->priv->tinfo[h->type[i]].kind != HC_PYKIND_DICT)
+		return UINT32_MAX;
+	return dict_get_addr(h, h->addr[i], key);
+}
+
+bool hc_pyheap_type_defines(const struct hc_pyheap *h, uint32_t t, const char *name)
+{
+	uint64_t dict;
+	if (t >= h->ntypes || !hc_target_read_u64(h->priv->t, h->types[t].addr + 264, &dict) || !dict)
+		return false;
+	struct find_key f = { h, name, 0 };
+	hc_pydict_each(h->priv->t, h->priv->L, dict, find_str_key, &f);
+	return f.value != 0;
+}
+
+void hc_pyheap_ref_label(const struct hc_pyheap *h, uint32_t from, uint32_t to, char *buf, size_t len)
+{
+	if (from >= h->n || to >= h->n) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	step_text(h, from, to, buf, len);
+}
+
 /* ---- paths and previews ---- */
 
 struct find_ref {

@@ -137,7 +137,7 @@ static uint8_t kind_by_name(const char *n)
 		{ "cell", HC_PYKIND_CELL },
 		{ "float", HC_PYKIND_LEAF },
 		{ "complex", HC_PYKIND_LEAF },
-		{ "bytearray", HC_PYKIND_LEAF },
+		{ "bytearray", HC_PYKIND_BYTEARRAY },
 		{ "collections.deque", HC_PYKIND_DEQUE },
 		{ "frame", HC_PYKIND_FRAME },
 		{ "code", HC_PYKIND_CODE },
@@ -615,6 +615,7 @@ bool hc_pyrefs_each(const struct hc_target *t, const struct hc_pyobj_layout *L, 
 	case HC_PYKIND_INT:
 	case HC_PYKIND_BYTES:
 	case HC_PYKIND_LEAF:
+	case HC_PYKIND_BYTEARRAY:
 		break;
 	case HC_PYKIND_CODE:
 		/*
@@ -740,6 +741,9 @@ uint64_t hc_pyobj_size(const struct hc_target *t, const struct hc_pyobj_layout *
 			body += (mask + 1) * 16;
 	} else if (ty->kind == HC_PYKIND_DICT) {
 		body += dict_keys_bytes(t, L, obj);
+	} else if (ty->kind == HC_PYKIND_BYTEARRAY) {
+		uint64_t alloc = u64_or(t, obj + 24, 0); /* ob_alloc: its buffer, as sys.getsizeof counts it */
+		body += alloc < MAX_BODY ? alloc : 0;
 	}
 	return pre + body;
 }

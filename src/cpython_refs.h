@@ -35,6 +35,7 @@ enum hc_pykind {
 	HC_PYKIND_DEQUE,       /* collections.deque: items in a list of 64-item blocks */
 	HC_PYKIND_FRAME,       /* a frame object: what frame_traverse visits, no stale stack slots */
 	HC_PYKIND_CODE,        /* a code object: its fields, not its bytecode and inline caches */
+	HC_PYKIND_BYTEARRAY,   /* no references; its buffer (ob_alloc bytes) is its own */
 };
 
 /* What a reference is, for spelling a chain. */

@@ -6,6 +6,7 @@
 #include "heapcore/report.h"
 
 #include "heapcore/cpython.h"
+#include "report_findings.h"
 #include "report_python.h"
 
 #include <inttypes.h>
@@ -260,26 +261,31 @@ static double seconds_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static json_t *python_json(const struct hc_analysis *a)
+/*
+ * The python part; *rt and *heap are the caller's to free (the detectors read
+ * them after). NULL if the process ran no Python.
+ */
+static json_t *python_json(const struct hc_analysis *a, struct hc_cpython_runtime *rt, struct hc_pyheap **heap)
 {
 	double t0 = seconds_now();
-	struct hc_cpython_runtime py;
-	struct hc_error *err = hc_cpython_find(a->target, a->symbols, &py);
-	if (err || !py.found) {
+	/* the heap keeps a pointer to the runtime: it is the caller's, not a local */
+	struct hc_error *err = hc_cpython_find(a->target, a->symbols, rt);
+	*heap = NULL;
+	if (err || !rt->found) {
 		hc_error_destroy(err);
 		return NULL;
 	}
 	char version[32];
-	snprintf(version, sizeof(version), py.version_source == HC_CPYTHON_VERSION_FILE_NAME ? "%u.%u" : "%u.%u.%u",
-		 py.major, py.minor, py.micro);
+	snprintf(version, sizeof(version), rt->version_source == HC_CPYTHON_VERSION_FILE_NAME ? "%u.%u" : "%u.%u.%u",
+		 rt->major, rt->minor, rt->micro);
 	json_t *threads = json_array();
-	for (uint32_t i = 0; i < py.nthreads && py.layout_known; i++) {
-		const struct hc_cpython_thread *th = &py.threads[i];
+	for (uint32_t i = 0; i < rt->nthreads && rt->layout_known; i++) {
+		const struct hc_cpython_thread *th = &rt->threads[i];
 		json_t *x = json_pack("{s:o}", "tstate", hc_json_address(th->tstate));
 		if (th->core_thread >= 0)
 			json_object_set_new(x, "tid", json_integer(a->target->threads[th->core_thread].tid));
 		struct hc_cpython_stack st;
-		if (!hc_cpython_thread_stack(a->target, a->symbols, &py, i, &st)) {
+		if (!hc_cpython_thread_stack(a->target, a->symbols, rt, i, &st)) {
 			json_t *frames = json_array();
 			for (uint32_t k = 0; k < st.nframes; k++)
 				json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:o}", "function",
@@ -291,11 +297,11 @@ static json_t *python_json(const struct hc_analysis *a)
 		}
 		json_array_append_new(threads, x);
 	}
-	json_t *o = json_pack("{s:s, s:o, s:o}", "version", version, "runtime", hc_json_address(py.runtime), "threads",
+	json_t *o = json_pack("{s:s, s:o, s:o}", "version", version, "runtime", hc_json_address(rt->runtime), "threads",
 			      threads);
 	struct hc_cpython_census c;
-	err = hc_cpython_gc_census(a->target, a->symbols, &py, &c);
-	if (!err && py.layout_known) {
+	err = hc_cpython_gc_census(a->target, a->symbols, rt, &c);
+	if (!err && rt->layout_known) {
 		json_t *types = json_array();
 		for (uint32_t i = 0; i < c.ntypes && i < TOP_PYTHON_TYPES; i++)
 			json_array_append_new(types, json_pack("{s:s, s:I}", "type", c.types[i].name, "count",
@@ -307,19 +313,27 @@ static json_t *python_json(const struct hc_analysis *a)
 	hc_cpython_census_free(&c);
 	struct hc_pyheap *ph = NULL;
 	double t1 = seconds_now();
-	err = py.layout_known ? hc_pyheap_build(a->target, a->symbols, &py, a->heap, &ph) : NULL;
+	err = rt->layout_known ? hc_pyheap_build(a->target, a->symbols, rt, a->heap, &ph) : NULL;
 	double t2 = seconds_now();
 	if (!err && ph && ph->n) {
 		json_t *x = hc_report_python_heap(ph);
 		json_object_update(o, x);
 		json_decref(x);
+		/* types[] {name, count, bytes}: the census the schema promises */
+		json_t *types = json_array(), *by = json_object_get(json_object_get(o, "objects"), "by_type");
+		for (size_t i = 0; i < json_array_size(by); i++) {
+			json_t *t = json_array_get(by, i);
+			json_array_append_new(types, json_pack("{s:O, s:O, s:O}", "name", json_object_get(t, "type"),
+							       "count", json_object_get(t, "count"), "bytes",
+							       json_object_get(t, "bytes")));
+		}
+		json_object_set_new(o, "types", types);
 	}
 	/* the runtime, threads' stacks and gc census; the object graph; its part of the report */
 	json_object_set_new(o, "timings", json_pack("{s:f, s:f, s:f}", "runtime", t1 - t0, "objects", t2 - t1,
 						    "report", seconds_now() - t2));
 	hc_error_destroy(err);
-	hc_pyheap_destroy(ph);
-	hc_cpython_runtime_free(&py);
+	*heap = ph;
 	return o;
 }
 
@@ -341,9 +355,22 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 	json_object_set_new(r, "leaks", leaks_json(a));
 	json_object_set_new(r, "owners", owners_json(a));
 	json_object_set_new(r, "largest", largest_json(a));
-	json_t *py = python_json(a);
+	struct hc_cpython_runtime rt;
+	struct hc_pyheap *ph = NULL;
+	json_t *py = python_json(a, &rt, &ph);
 	if (py)
 		json_object_set_new(r, "python", py);
+	struct hc_heuristics_input in = { a, rt.found ? &rt : NULL, ph && ph->n ? ph : NULL };
+	struct hc_findings found;
+	struct hc_error *err = hc_findings_collect(&in, &found);
+	if (!err) {
+		hc_report_findings_json(&found, r);
+		hc_findings_free(&found);
+	}
+	hc_error_destroy(err);
+	hc_pyheap_destroy(ph);
+	hc_cpython_runtime_free(&rt);
+	json_object_set_new(r, "schema", json_string("heapcore.analyze/1"));
 	json_object_set_new(r, "timings", timings);
 	json_object_set_new(r, "peak_memory", peaks);
 	return r;
@@ -351,6 +378,10 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 
 void hc_report_analyze_text(const json_t *r, FILE *out)
 {
+	if (json_object_get(r, "findings")) {
+		hc_report_findings_text(r, out);
+		fprintf(out, "\nDETAILS\n\n");
+	}
 	const json_t *g = json_object_get(r, "glibc");
 	const json_t *heap = json_object_get(r, "heap");
 	const json_t *totals = json_object_get(heap, "totals");

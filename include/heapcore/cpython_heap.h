@@ -149,4 +149,13 @@ void hc_pyheap_preview(const struct hc_pyheap *h, uint32_t i, char *buf, size_t 
 /* len() of a list, tuple, dict or set; false for others. */
 bool hc_pyheap_len(const struct hc_pyheap *h, uint32_t i, uint64_t *len);
 
+/* For the detectors: how object `from` refers to `to`, spelled as in a path ("['k']", ".attr", "[3]"). */
+void hc_pyheap_ref_label(const struct hc_pyheap *h, uint32_t from, uint32_t to, char *buf, size_t len);
+/* A str object's text (false if i is none, or not ASCII/Latin-1); *interned whether it is interned. */
+bool hc_pyheap_str(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len, bool *interned);
+/* The value under the str key `key` in dict object i, UINT32_MAX if none (or i is no dict). */
+uint32_t hc_pyheap_dict_get(const struct hc_pyheap *h, uint32_t i, const char *key);
+/* Whether type t (index into types) has `name` in its own __dict__ (a class defining __del__, __slots__). */
+bool hc_pyheap_type_defines(const struct hc_pyheap *h, uint32_t t, const char *name);
+
 #endif

@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 		{ "leaks", hc_test_register_leaks },
 		{ "cpython", hc_test_register_cpython },
 		{ "cpython_heap", hc_test_register_cpython_heap },
+		{ "findings", hc_test_register_findings },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

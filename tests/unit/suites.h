@@ -22,5 +22,6 @@ HC_SUITE(graph);
 HC_SUITE(leaks);
 HC_SUITE(cpython);
 HC_SUITE(cpython_heap);
+HC_SUITE(findings);
 
 #endif
