@@ -187,8 +187,11 @@ bool hc_detect_garbage_cycles(const struct hc_heuristics_input *in, struct hc_fi
 			 "%" PRIu64 " objects nothing outside the cycles refers to: gc.collect() would free them; %s%s",
 			 shapes[s].count,
 			 !h->gc_enabled_known ? "whether the collector runs is unknown"
-			 : h->gc_enabled      ? "the collector is enabled: they wait for the next full collection"
-					      : "the collector is DISABLED (gc.disable()): they are never freed",
+			 : !h->gc_enabled     ? "the collector is DISABLED (gc.disable()): they are never freed"
+			 : h->gc_threshold0 == 0
+				 ? "the collector is enabled but its threshold is 0 (gc.set_threshold(0)): it never runs "
+				   "by itself, so they are never freed"
+				 : "the collector is enabled: they wait for the next full collection",
 			 shapes[s].finalizer ? "; a member's class defines __del__" : "");
 		/* the attribute of the link, for the fix: "other" in "Node.other -> Node" */
 		char attr[120] = "link";
@@ -207,8 +210,13 @@ bool hc_detect_garbage_cycles(const struct hc_heuristics_input *in, struct hc_fi
 			 h->gc_enabled ? "a gc.collect() after each batch frees them sooner"
 				       : "or re-enable the collector (gc.enable())");
 		snprintf(loc, sizeof(loc), "%s", shapes[s].key);
+		char file[512] = "";
+		int32_t line = 0;
+		hc_pyheap_type_source(h, h->type[shapes[s].example], file, sizeof(file), &line);
 		struct hc_finding f = { .severity = sev,
 					.kind = "garbage-cycle",
+					.file = file,
+					.line = line,
 					.title = title,
 					.count = shapes[s].count,
 					.bytes = shapes[s].bytes,
@@ -219,7 +227,7 @@ bool hc_detect_garbage_cycles(const struct hc_heuristics_input *in, struct hc_fi
 					.evidence = evidence,
 					.recommendation = rec,
 					.expected_reduction = shapes[s].bytes,
-					.confidence = h->gc_enabled ? 0.5 : 0.95 };
+					.confidence = h->gc_enabled && h->gc_threshold0 != 0 ? 0.5 : 0.95 };
 		ok = hc_findings_add(out, &f);
 	}
 	free(up);

@@ -7,7 +7,9 @@
  * finding names the registry (its path) and the callback (`Widget.on_event`),
  * how many distinct instances it keeps and the bytes it retains. Callbacks
  * held through weakref.WeakMethod or a WeakSet are weak references, not
- * callbacks, and are not counted.
+ * callbacks, and are not counted. Namespaces (a class's or a module's
+ * __dict__) and dicts of plain functions (dispatch tables) are not
+ * registries.
  */
 #include "heuristics.h"
 
@@ -60,10 +62,14 @@ bool hc_detect_listener_leaks(const struct hc_heuristics_input *in, struct hc_fi
 			}
 		}
 		uint32_t callbacks = methods + funcs;
-		if (callbacks < MIN_CALLBACKS || callbacks * 10 < items * 8)
+		/* a dict of plain functions is a namespace or a dispatch table, not a registry */
+		if (callbacks < MIN_CALLBACKS || callbacks * 10 < items * 8 || (dict && !methods))
 			continue;
 		char path[1024], name[512], cb[300], size[32], title[1400], evidence[600], rec[900];
 		hc_pyheap_path(h, i, path, sizeof(path));
+		size_t plen = strlen(path);
+		if (plen > 9 && !strcmp(path + plen - 9, ".__dict__"))
+			continue; /* a class's or a module's namespace */
 		hc_heuristics_python_name(path, name, sizeof(name));
 		if (methods && func != UINT32_MAX) {
 			char fp[256];

@@ -6,7 +6,15 @@
  * - Free memory inside glibc's arenas: free chunks and the top chunk that
  *   malloc keeps for later but the process no longer uses; malloc_trim(0)
  *   gives the whole free pages of it back to the kernel.
- * Both are opportunities, never warnings: nothing grows.
+ * - Instances with a __dict__ each (Python): 10 000 or more of one class
+ *   that does not define __slots__; __slots__ would save each instance's
+ *   own dict (3.9's, or one a 3.11+ instance materialized) or its
+ *   pre-header and values array (16 bytes and up).
+ * - Mostly-empty containers (Python): a dict whose table is eight times or
+ *   more what its items need, or a list with four times its length
+ *   allocated (a dict never shrinks when items are deleted), 64 KiB or more
+ *   wasted.
+ * All are opportunities, never warnings: nothing grows.
  */
 #include "heuristics.h"
 
@@ -129,8 +137,112 @@ static bool free_in_arenas(const struct hc_analysis *a, struct hc_findings *out)
 	return hc_findings_add(out, &f);
 }
 
+#define MIN_INSTANCES 10000
+
+static bool instances_without_slots(const struct hc_pyheap *h, struct hc_findings *out)
+{
+	uint64_t *saving = calloc(h->ntypes ? h->ntypes : 1, sizeof(*saving));
+	if (!saving)
+		return false;
+	/* per instance of a class: its own dict if it has one (dominated by it), else the pre-header */
+	for (uint32_t i = 0; i < h->n; i++) {
+		uint32_t t = h->type[i];
+		if (h->types[t].count < MIN_INSTANCES || !(h->flags[i] & (HC_PYOBJ_REACHABLE | HC_PYOBJ_KEPT)))
+			continue;
+		uint64_t s = 16;
+		for (uint32_t e = h->out_start[i]; e < h->out_start[i + 1]; e++) {
+			uint32_t d = h->out[e] & HC_PYEDGE_TARGET;
+			if (h->idom && h->idom[d] == i && !strcmp(h->types[h->type[d]].name, "dict")) {
+				s = h->size[d];
+				break;
+			}
+		}
+		saving[t] += s;
+	}
+	bool ok = true;
+	for (uint32_t t = 0; t < h->ntypes && ok; t++) {
+		if (saving[t] < (256u << 10) || !strchr(h->types[t].name, '.') ||
+		    hc_pyheap_type_defines(h, t, "__slots__"))
+			continue;
+		/* a class (module.QualName) with instances that have a dict: not a builtin */
+		char file[512] = "", size[32], title[400], evidence[300], rec[400];
+		int32_t line = 0;
+		if (!hc_pyheap_type_source(h, t, file, sizeof(file), &line))
+			continue; /* no Python methods: a C type or a namedtuple-like one */
+		hc_heuristics_bytes(saving[t], size, sizeof(size));
+		snprintf(title, sizeof(title), "%llu instances of %s each carry a __dict__: __slots__ would save about %s",
+			 (unsigned long long)h->types[t].count, h->types[t].name, size);
+		snprintf(evidence, sizeof(evidence), "the class defines no __slots__; %llu instances, %llu bytes",
+			 (unsigned long long)h->types[t].count, (unsigned long long)h->types[t].bytes);
+		snprintf(rec, sizeof(rec),
+			 "declare the attributes: __slots__ = ('a', 'b', ...) in %.200s (or @dataclass(slots=True))",
+			 h->types[t].name);
+		struct hc_finding f = { .severity = HC_SEVERITY_OPPORTUNITY,
+					.kind = "instances-without-slots",
+					.title = title,
+					.count = h->types[t].count,
+					.bytes = h->types[t].bytes,
+					.retained_bytes = saving[t],
+					.location = h->types[t].name,
+					.file = file,
+					.line = line,
+					.evidence = evidence,
+					.recommendation = rec,
+					.expected_reduction = saving[t],
+					.confidence = 0.6 };
+		ok = hc_findings_add(out, &f);
+	}
+	free(saving);
+	return ok;
+}
+
+static bool sparse_containers(const struct hc_pyheap *h, struct hc_findings *out)
+{
+	bool ok = true;
+	for (uint32_t i = 0; i < h->n && ok; i++) {
+		const char *tn = h->types[h->type[i]].name;
+		bool dict = !strcmp(tn, "dict"), list = !strcmp(tn, "list");
+		uint64_t len;
+		if ((!dict && !list) || h->size[i] < (64u << 10) || !(h->flags[i] & HC_PYOBJ_REACHABLE) ||
+		    !hc_pyheap_len(h, i, &len))
+			continue;
+		/* what the same items would take in a fresh container, near enough */
+		uint64_t need = dict ? 64 + len * 40 : 56 + len * 8;
+		if (h->size[i] < (dict ? 8 : 4) * need || h->size[i] - need < (64u << 10))
+			continue;
+		char path[1024], name[512], size[32], title[700], evidence[300], rec[300];
+		hc_pyheap_path(h, i, path, sizeof(path));
+		hc_heuristics_python_name(path, name, sizeof(name));
+		hc_heuristics_bytes(h->size[i] - need, size, sizeof(size));
+		snprintf(title, sizeof(title), "%s %s is mostly empty: %llu items in %llu bytes, %s to spare", tn, name,
+			 (unsigned long long)len, (unsigned long long)h->size[i], size);
+		snprintf(evidence, sizeof(evidence), "%s of %llu items would take about %llu bytes", tn,
+			 (unsigned long long)len, (unsigned long long)need);
+		snprintf(rec, sizeof(rec), "%s",
+			 dict ? "rebuild it once it has shrunk (d = dict(d)): a dict keeps its table when items are deleted"
+			      : "copy it once it has shrunk (l = l[:] or list(l)), or build it at its final size");
+		struct hc_finding f = { .severity = HC_SEVERITY_OPPORTUNITY,
+					.kind = "sparse-container",
+					.title = title,
+					.count = len,
+					.bytes = h->size[i],
+					.retained_bytes = h->size[i] - need,
+					.address = h->addr[i],
+					.location = name,
+					.path = path,
+					.evidence = evidence,
+					.recommendation = rec,
+					.expected_reduction = h->size[i] - need,
+					.confidence = 0.8 };
+		ok = hc_findings_add(out, &f);
+	}
+	return ok;
+}
+
 bool hc_detect_waste(const struct hc_heuristics_input *in, struct hc_findings *out)
 {
+	if (in->py && (!instances_without_slots(in->py, out) || !sparse_containers(in->py, out)))
+		return false;
 	if (in->py && !duplicate_strings(in->py, out))
 		return false;
 	if (in->a && in->a->heap && !free_in_arenas(in->a, out))

@@ -790,6 +790,13 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 		uint32_t enabled;
 		h->gc_enabled_known = hc_target_read_u32(t, interps[0] + r->layout->interp_gc + 12, &enabled);
 		h->gc_enabled = enabled != 0;
+		/* the youngest generation's threshold (gc.get_threshold()[0]): 0 collects nothing */
+		int32_t th;
+		if (hc_target_read_u32(t, interps[0] + r->layout->interp_gc + r->layout->gc_generations + 16,
+				       (uint32_t *)&th))
+			h->gc_threshold0 = th;
+		else
+			h->gc_threshold0 = -1;
 	}
 
 	/* every object's references, in index order: each a CSR row */
@@ -1051,6 +1058,39 @@ void hc_pyheap_ref_label(const struct hc_pyheap *h, uint32_t from, uint32_t to, 
 		return;
 	}
 	step_text(h, from, to, buf, len);
+}
+
+bool hc_pyheap_type_source(const struct hc_pyheap *h, uint32_t t, char *file, size_t len, int32_t *line)
+{
+	const struct hc_pyheap_private *p = h->priv;
+	uint64_t dict;
+	const struct hc_cpython_layout *RL = p->r->layout;
+	const struct hc_pyobj_layout *L = p->L;
+	if (t >= h->ntypes || !h->types[t].addr || !hc_target_read_u64(p->t, h->types[t].addr + 264, &dict) || !dict)
+		return false;
+	uint32_t di = hc_pyheap_find(h, dict);
+	if (di == UINT32_MAX)
+		return false;
+	/* its methods' code: the earliest first line, the file it is in */
+	int32_t best = INT32_MAX;
+	for (uint32_t e = h->out_start[di]; e < h->out_start[di + 1]; e++) {
+		uint32_t f = h->out[e] & HC_PYEDGE_TARGET;
+		if (strcmp(h->types[h->type[f]].name, "function"))
+			continue;
+		uint64_t code, fname;
+		uint32_t first;
+		uint64_t at = L->minor == 9 ? 16 : 48; /* func_code */
+		if (!hc_target_read_u64(p->t, h->addr[f] + at, &code) ||
+		    !hc_target_read_u32(p->t, code + L->co_firstlineno, &first) || (int32_t)first >= best ||
+		    !hc_target_read_u64(p->t, code + RL->co_filename, &fname) ||
+		    !hc_cpython_read_str(p->t, p->r, fname, file, len))
+			continue;
+		best = (int32_t)first;
+	}
+	if (best == INT32_MAX)
+		return false;
+	*line = best;
+	return true;
 }
 
 /* ---- paths and previews ---- */

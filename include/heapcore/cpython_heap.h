@@ -96,8 +96,9 @@ struct hc_pyheap {
 	uint64_t *retained;
 	struct hc_pyheap_type *types;
 	uint32_t ntypes;
-	/* the first interpreter's gc.isenabled(), if read */
+	/* the first interpreter's gc.isenabled(), if read, and gc.get_threshold()[0] (-1 if unread) */
 	bool gc_enabled, gc_enabled_known;
+	int32_t gc_threshold0;
 	uint64_t reachable, garbage, garbage_tracked, kept, tracked;
 	/* pymalloc: pools walked, blocks allocated in them; objects the pool and chunk walks found first */
 	uint64_t pools, blocks, walked;
@@ -155,6 +156,11 @@ void hc_pyheap_ref_label(const struct hc_pyheap *h, uint32_t from, uint32_t to, 
 bool hc_pyheap_str(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len, bool *interned);
 /* The value under the str key `key` in dict object i, UINT32_MAX if none (or i is no dict). */
 uint32_t hc_pyheap_dict_get(const struct hc_pyheap *h, uint32_t i, const char *key);
+/*
+ * Where class t (index into types) is defined, near enough: the file and
+ * first line of its earliest method's code. False for a class without one.
+ */
+bool hc_pyheap_type_source(const struct hc_pyheap *h, uint32_t t, char *file, size_t len, int32_t *line);
 /* Whether type t (index into types) has `name` in its own __dict__ (a class defining __del__, __slots__). */
 bool hc_pyheap_type_defines(const struct hc_pyheap *h, uint32_t t, const char *name);
 

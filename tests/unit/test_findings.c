@@ -248,6 +248,86 @@ static void test_a_clean_native_process_has_no_warning(void)
 	json_decref(r);
 }
 
+/* Waste, each next to its near miss: equal strings and interned ones, a class without __slots__ and one with, a dict emptied and a full one */
+static const char waste[] =
+	"import sys, os, json, time\n"
+	"os.chdir(os.path.dirname(os.path.abspath(__file__)))\n"
+	"dups = [''.join(['ab'] * 20) for _ in range(5000)]\n"
+	"interned = [sys.intern(''.join(['cd'] * 20)) for _ in range(5000)]\n"
+	"class Point:\n"
+	"    def __init__(self, x, y): self.x = x; self.y = y\n"
+	"class Slotted:\n"
+	"    __slots__ = ('x', 'y')\n"
+	"    def __init__(self, x, y): self.x = x; self.y = y\n"
+	"points = [Point(i, i) for i in range(20000)]\n"
+	"slotted = [Slotted(i, i) for i in range(20000)]\n"
+	"sparse = {i: i for i in range(100000)}\n"
+	"for k in range(99990): del sparse[k]\n"
+	"full = {i: i for i in range(100)}\n"
+	"print(json.dumps({}))\n"
+	"print('READY'); sys.stdout.flush()\n"
+	"time.sleep(1000)\n";
+
+static const json_t *finding_of(const json_t *f, const char *kind, const char *location)
+{
+	for (size_t i = 0; i < json_array_size(f); i++) {
+		const json_t *x = json_array_get(f, i);
+		if (!strcmp(hc_json_str(x, "kind"), kind) &&
+		    (!location || strstr(hc_json_str(json_object_get(x, "location"), "name"), location)))
+			return x;
+	}
+	return NULL;
+}
+
+static void test_python_waste_found_and_near_misses_silent(void)
+{
+	json_t *truth = NULL;
+	const char *core = hc_test_python_core("waste311", waste, "/usr/bin/python3.11", NULL, false, &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	json_t *r = analyze_json(core, "");
+	json_t *f = json_object_get(r, "findings");
+	const json_t *d = finding_of(f, "duplicate-strings", NULL);
+	CU_ASSERT_PTR_NOT_NULL(d);
+	/* the 4999 copies of the one string, not the interned ones */
+	CU_ASSERT(d && hc_json_int(d, "count") >= 4999 && hc_json_int(d, "count") < 5100);
+	CU_ASSERT_PTR_NOT_NULL(d && strstr(hc_json_str(d, "evidence"), "abababab"));
+	const json_t *p = finding_of(f, "instances-without-slots", "Point");
+	CU_ASSERT_PTR_NOT_NULL(p);
+	CU_ASSERT(p && hc_json_int(p, "count") == 20000 && hc_json_int(json_object_get(p, "location"), "line") == 6);
+	CU_ASSERT_PTR_NULL(finding_of(f, "instances-without-slots", "Slotted"));
+	const json_t *sp = finding_of(f, "sparse-container", NULL);
+	CU_ASSERT_PTR_NOT_NULL(sp);
+	CU_ASSERT_PTR_NOT_NULL(sp && strstr(hc_json_str(sp, "path"), "['sparse']"));
+	CU_ASSERT_PTR_NULL(finding_of(f, "sparse-container", "full"));
+	json_decref(r);
+	json_decref(truth);
+}
+
+/* glibc keeps freed memory between live chunks: half of 2000 64 KiB blocks freed */
+static const char native_free[] =
+	"#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+	"void *g_blocks[2000];\n"
+	"int main(void) {\n"
+	"  for (int i = 0; i < 2000; i++) g_blocks[i] = malloc(64 << 10);\n"
+	"  for (int i = 0; i < 2000; i += 2) { free(g_blocks[i]); g_blocks[i] = 0; }\n"
+	"  printf(\"READY\\n\"); fflush(stdout); pause(); return 0; }\n";
+
+static void test_free_memory_in_arenas_found_and_absent_when_there_is_none(void)
+{
+	const char *core = hc_fixture_make_core("findings_native_free", native_free);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	json_t *r = analyze_json(core, "");
+	const json_t *x = finding_of(json_object_get(r, "findings"), "free-in-arenas", NULL);
+	CU_ASSERT_PTR_NOT_NULL(x);
+	CU_ASSERT(x && hc_json_int(x, "bytes") >= 1000ll * (64 << 10));
+	json_decref(r);
+	core = hc_fixture_make_core("findings_native_clean", native_clean);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	r = analyze_json(core, "");
+	CU_ASSERT_PTR_NULL(finding_of(json_object_get(r, "findings"), "free-in-arenas", NULL));
+	json_decref(r);
+}
+
 void hc_test_register_findings(void)
 {
 	CU_pSuite s = CU_add_suite("findings", NULL, NULL);
@@ -259,4 +339,7 @@ void hc_test_register_findings(void)
 	CU_add_test(s, "python 3.13: near misses are no warning", test_python_3_13_near_misses_are_no_warning);
 	CU_add_test(s, "native leaks ranked by size with their types", test_native_leaks_ranked_by_size_with_their_types);
 	CU_add_test(s, "a clean native process has no warning", test_a_clean_native_process_has_no_warning);
+	CU_add_test(s, "python waste found, near misses silent", test_python_waste_found_and_near_misses_silent);
+	CU_add_test(s, "free memory in arenas found, and absent where there is none",
+		    test_free_memory_in_arenas_found_and_absent_when_there_is_none);
 }
