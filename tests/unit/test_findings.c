@@ -328,6 +328,58 @@ static void test_free_memory_in_arenas_found_and_absent_when_there_is_none(void)
 	json_decref(r);
 }
 
+/*
+ * The same three problems with the sizes turned around: whichever is the
+ * largest ranks first. Each variant: cache entries, widget bytes, node pairs.
+ */
+static void check_ranks_first(const char *name, int entries, int widget_bytes, int pairs, const char *kind)
+{
+	char src[2400];
+	snprintf(src, sizeof(src),
+		 "import sys, os, json, time, gc, types\n"
+		 "os.chdir(os.path.dirname(os.path.abspath(__file__)))\n"
+		 "gc.disable()\n"
+		 "app = types.ModuleType('app'); app.__file__ = '/srv/app.py'; sys.modules['app'] = app\n"
+		 "class Payload:\n"
+		 "    def __init__(self, i): self.i = i; self.blob = b'%%d' %% i * 100\n"
+		 "app._cache = {'request-%%d' %% i: Payload(i) for i in range(%d)}\n"
+		 "class Widget:\n"
+		 "    def __init__(self): self.buf = bytearray(%d)\n"
+		 "    def on_event(self, e): pass\n"
+		 "class Bus:\n"
+		 "    def __init__(self): self.listeners = []\n"
+		 "app.bus = Bus()\n"
+		 "for _ in range(1500): app.bus.listeners.append(Widget().on_event)\n"
+		 "class Node:\n"
+		 "    def __init__(self, i): self.pad = b'%%d' %% i * 40\n"
+		 "for i in range(%d):\n"
+		 "    a = Node(i); b = Node(i); a.other = b; b.other = a\n"
+		 "del a, b\n"
+		 "print(json.dumps({}))\n"
+		 "print('READY'); sys.stdout.flush()\n"
+		 "time.sleep(1000)\n",
+		 entries, widget_bytes, pairs);
+	json_t *truth = NULL;
+	const char *core = hc_test_python_core(name, src, "/usr/bin/python3.11", NULL, false, &truth);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	json_t *r = analyze_json(core, "");
+	const json_t *first = json_array_get(json_object_get(r, "findings"), 0);
+	CU_ASSERT_STRING_EQUAL(hc_json_str(first, "kind"), kind);
+	CU_ASSERT_STRING_NOT_EQUAL(hc_json_str(first, "severity"), "opportunity");
+	if (strcmp(hc_json_str(first, "kind"), kind))
+		fprintf(stderr, "\n  %s: first is %s", name, hc_json_str(first, "title"));
+	json_decref(r);
+	json_decref(truth);
+}
+
+static void test_each_python_detector_ranks_first_when_its_problem_is_the_largest(void)
+{
+	/* 12 MB cache; 60 MB of widgets behind their bound methods; 40 000 cycles with 200-byte pads */
+	check_ranks_first("first_cache", 20000, 400, 100, "unbounded-container");
+	check_ranks_first("first_listeners", 2000, 40000, 100, "listener-leak");
+	check_ranks_first("first_cycles", 2000, 400, 40000, "garbage-cycle");
+}
+
 void hc_test_register_findings(void)
 {
 	CU_pSuite s = CU_add_suite("findings", NULL, NULL);
@@ -339,6 +391,8 @@ void hc_test_register_findings(void)
 	CU_add_test(s, "python 3.13: near misses are no warning", test_python_3_13_near_misses_are_no_warning);
 	CU_add_test(s, "native leaks ranked by size with their types", test_native_leaks_ranked_by_size_with_their_types);
 	CU_add_test(s, "a clean native process has no warning", test_a_clean_native_process_has_no_warning);
+	CU_add_test(s, "each python detector ranks first when its problem is the largest",
+		    test_each_python_detector_ranks_first_when_its_problem_is_the_largest);
 	CU_add_test(s, "python waste found, near misses silent", test_python_waste_found_and_near_misses_silent);
 	CU_add_test(s, "free memory in arenas found, and absent where there is none",
 		    test_free_memory_in_arenas_found_and_absent_when_there_is_none);
