@@ -3,7 +3,11 @@
  * library, prints its report, and turns the outcome into an exit code
  * (docs/exit-codes.md). The only place that prints errors or exits.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 
 #include "heapcore/analysis.h"
 #include "heapcore/findings.h"
+#include "heapcore/live.h"
 #include "heapcore/glibc_heap.h"
 #include "heapcore/report.h"
 #include "heapcore/symbols.h"
@@ -35,6 +40,8 @@ struct cli_options {
 	uint32_t top;              /* analyze: findings kept, 0 = all */
 	uint64_t min_bytes;        /* analyze: findings retaining less are left out */
 	int fail_on;               /* analyze: exit EXIT_FINDINGS if a finding is this severe or more; -1 never */
+	const char *output;        /* dump: the core to write */
+	bool in_place;             /* attach: keep the process stopped until the analysis is done */
 	bool progress;             /* stderr is a terminal */
 };
 
@@ -47,6 +54,9 @@ static const char usage_text[] =
 	"  analyze CORE [BINARY] leaks grouped, and who holds the rest: owners and allocations ranked by\n"
 	"                        the bytes they keep alive, each with its chain of references\n"
 	"  explain CORE ADDR [BINARY]  what ADDR is, why it is alive (its chain) or leaked, its references\n"
+	"  attach PID            analyze a live process: stop it, copy its memory, let it go, analyze\n"
+	"                        the copy (--in-place: keep it stopped until the analysis is done)\n"
+	"  dump PID -o FILE      write an ELF core of a live process (gdb and heapcore read it)\n"
 	"\n"
 	"Options:\n"
 	"  --format text|json    output format (default text)\n"
@@ -100,7 +110,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_options(const char *command, int argc, char **argv, struct cli_options *o)
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
-	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON };
+	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON, OPT_IN_PLACE };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
@@ -113,12 +123,14 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		{ "top", required_argument, NULL, OPT_TOP },
 		{ "min-bytes", required_argument, NULL, OPT_MIN_BYTES },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "output", required_argument, NULL, 'o' },
+		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -162,6 +174,12 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		case OPT_SCAN_FREE:
 			o->scan_free = true;
 			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_IN_PLACE:
+			o->in_place = true;
+			break;
 		case OPT_TOP: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -203,6 +221,11 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		first = optind + 1;
 		rest--;
 	}
+	bool live = !strcmp(command, "attach") || !strcmp(command, "dump");
+	if (live && rest != 1)
+		return usage_error("%s", rest < 1 ? "a PID is required" : "too many arguments");
+	if (live && !strcmp(command, "dump") && !o->output)
+		return usage_error("%s", "dump needs -o FILE");
 	if (rest < 1 || rest > 2)
 		return usage_error("%s", rest < 1 ? "a CORE file is required" : "too many arguments");
 	o->core = argv[first];
@@ -390,6 +413,99 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 	return rc;
 }
 
+/* ---- live processes ---- */
+
+static void let_go(int sig)
+{
+	/* a process held is never left traced or stopped by us, even when we are interrupted */
+	hc_live_detach_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void hold_signals(void)
+{
+	struct sigaction sa = { .sa_handler = let_go };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v <= 0 || v > 0x7fffffff)
+		return usage_error("PID must be a process id, not '%s'", s);
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static int cmd_dump(const struct cli_options *o)
+{
+	pid_t pid;
+	int rc = parse_pid(o->core, &pid);
+	if (rc)
+		return rc;
+	/* a new file only: never through a symlink, never over another file */
+	int fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "heapcore: %s: cannot create it: %s\n", o->output, strerror(errno));
+		return HC_ERR_IO;
+	}
+	hold_signals();
+	struct hc_live_stats st;
+	struct hc_error *err = hc_live_dump(pid, fd, false, &st);
+	if (close(fd) != 0 && !err)
+		err = hc_error_create(HC_ERR_IO, "%s: cannot write it: %s", o->output, strerror(errno));
+	if (err) {
+		unlink(o->output);
+		return report_error(err);
+	}
+	fprintf(stderr, "heapcore: process %d paused %.3f s: %u threads, %u mappings, %llu bytes to %s\n", (int)pid,
+		st.pause_seconds, st.threads, st.mappings, (unsigned long long)st.bytes_dumped, o->output);
+	return 0;
+}
+
+static int cmd_attach(struct cli_options *o)
+{
+	pid_t pid;
+	int rc = parse_pid(o->core, &pid);
+	if (rc)
+		return rc;
+	/* the copy lives in memory (a memfd), as a core the analysis reads like any other */
+	int fd = memfd_create("heapcore-attach", MFD_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "heapcore: cannot make room for the copy: %s\n", strerror(errno));
+		return HC_ERR_IO;
+	}
+	hold_signals();
+	struct hc_live_stats st;
+	struct hc_error *err = hc_live_dump(pid, fd, o->in_place, &st);
+	if (err) {
+		close(fd);
+		return report_error(err);
+	}
+	if (!o->in_place)
+		fprintf(stderr, "heapcore: process %d paused %.3f s (%u threads, %llu bytes copied)\n", (int)pid,
+			st.pause_seconds, st.threads, (unsigned long long)st.bytes_dumped);
+	char path[64], label[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	snprintf(label, sizeof(label), "process %d", (int)pid);
+	o->core = path;
+	rc = cmd_analyze(o, false);
+	if (o->in_place) {
+		hc_live_release(&st);
+		fprintf(stderr, "heapcore: process %d paused %.3f s, the analysis included (%u threads)\n", (int)pid,
+			st.pause_seconds, st.threads);
+	}
+	close(fd);
+	(void)label;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -414,5 +530,9 @@ int main(int argc, char **argv)
 		return cmd_analyze(&o, false);
 	if (!strcmp(command, "explain"))
 		return cmd_analyze(&o, true);
+	if (!strcmp(command, "dump"))
+		return cmd_dump(&o);
+	if (!strcmp(command, "attach"))
+		return cmd_attach(&o);
 	return usage_error("unknown command '%s'", command);
 }

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 		{ "cpython", hc_test_register_cpython },
 		{ "cpython_heap", hc_test_register_cpython_heap },
 		{ "findings", hc_test_register_findings },
+		{ "live", hc_test_register_live },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

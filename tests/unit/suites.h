@@ -23,5 +23,6 @@ HC_SUITE(leaks);
 HC_SUITE(cpython);
 HC_SUITE(cpython_heap);
 HC_SUITE(findings);
+HC_SUITE(live);
 
 #endif
