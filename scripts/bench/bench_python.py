@@ -15,6 +15,7 @@ class Item:
         self.payload = b'%d' % i * 60
 class Node: pass
 items = [Item(i) for i in range(N)]
+a = b = None
 for i in range(P):
     a = Node(); b = Node(); a.other = b; b.other = a; a.blob = b'x%d' % i * 50
 del a, b

@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 		{ "cpython_heap", hc_test_register_cpython_heap },
 		{ "findings", hc_test_register_findings },
 		{ "live", hc_test_register_live },
+		{ "hooks", hc_test_register_hooks },
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;

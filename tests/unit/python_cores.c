@@ -4,6 +4,9 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixtures.h"
@@ -47,4 +50,38 @@ const char *hc_test_python_root(const char *v, char *buf, size_t len)
 	fprintf(stderr, "\n  %s missing: run scripts/test.sh (scripts/fetch-runtimes.sh makes it)\n", buf);
 	CU_FAIL("a Python root of scripts/fetch-runtimes.sh is missing");
 	return NULL;
+}
+
+pid_t hc_test_python_spawn(const char *name, const char *scenario, int arg)
+{
+	const char *dir = hc_fixture_tmpdir();
+	char script[400], out[400];
+	snprintf(script, sizeof(script), "%s/%s.py", dir, name);
+	snprintf(out, sizeof(out), "%s/%s.%d.out", dir, name, arg);
+	FILE *f = fopen(script, "w");
+	if (!f)
+		return 0;
+	fputs(scenario, f);
+	fclose(f);
+	unlink(out); /* a READY left by the last one must not count */
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!freopen(out, "w", stdout))
+			_exit(127);
+		char a[16];
+		snprintf(a, sizeof(a), "%d", arg);
+		execl("/usr/bin/python3.11", "python3.11", script, arg ? a : (char *)NULL, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1500; i++) {
+		char *text = hc_fixture_read_file(out, NULL);
+		bool ready = text && strstr(text, "READY");
+		free(text);
+		if (ready)
+			return pid;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * A core of python running scenario (name.core), its truth read from
@@ -22,6 +23,13 @@ const char *hc_test_python_core(const char *name, const char *scenario, const ch
 
 /* DIR/pythonV of scripts/fetch-runtimes.sh, or NULL (and a failure naming the script) if it is not there. */
 const char *hc_test_python_root(const char *v, char *buf, size_t len);
+
+/*
+ * Starts scenario (saved as name.py) under /usr/bin/python3.11, with arg as
+ * its argument unless 0, and waits for it to print READY; its pid, or 0.
+ * The caller kills and reaps it.
+ */
+pid_t hc_test_python_spawn(const char *name, const char *scenario, int arg);
 
 #define HC_TEST_PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
 

@@ -24,5 +24,6 @@ HC_SUITE(cpython);
 HC_SUITE(cpython_heap);
 HC_SUITE(findings);
 HC_SUITE(live);
+HC_SUITE(hooks);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "python_cores.h"
 #include "heapcore/report.h"
 #include "suites.h"
 
@@ -35,39 +36,9 @@ static const char scenario[] =
 	"print('READY', flush=True)\n"
 	"time.sleep(1000)\n";
 
-/* Starts the scenario under python3.11 and waits for READY; 0 if it cannot. */
 static pid_t spawn(int ballast_mb)
 {
-	const char *dir = hc_fixture_tmpdir();
-	char script[400], out[400];
-	snprintf(script, sizeof(script), "%s/live.py", dir);
-	snprintf(out, sizeof(out), "%s/live.%d.out", dir, ballast_mb);
-	FILE *f = fopen(script, "w");
-	if (!f)
-		return 0;
-	fputs(scenario, f);
-	fclose(f);
-	unlink(out); /* a READY left by the last one must not count */
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (!freopen(out, "w", stdout))
-			_exit(127);
-		char mb[16];
-		snprintf(mb, sizeof(mb), "%d", ballast_mb);
-		execl("/usr/bin/python3.11", "python3.11", script, ballast_mb ? mb : (char *)NULL, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1500; i++) {
-		char *text = hc_fixture_read_file(out, NULL);
-		bool ready = text && strstr(text, "READY");
-		free(text);
-		if (ready)
-			return pid;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return 0;
+	return hc_test_python_spawn("live", scenario, ballast_mb);
 }
 
 static void finish(pid_t pid)
