@@ -9,6 +9,7 @@ packages=(
   libzstd-dev liblzma-dev liblz4-dev
   libcunit1-dev
   gdb libc6-dbg dwz zstd xz-utils lz4 python3
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -202,18 +202,6 @@ static bool consider(struct word_hit *hit, uint64_t at, uint64_t v, uint64_t to,
 	return false;
 }
 
-/* The first address after a that may have dumped bytes, for skipping what the core lacks. */
-static uint64_t next_dumped(const struct hc_target *t, uint64_t a)
-{
-	const struct hc_segment *seg = hc_target_segment(t, a);
-	if (seg)
-		return seg->end > a + 8 ? seg->end : a + 8;
-	for (uint32_t i = 0; i < t->nsegments; i++)
-		if (t->segments[i].start > a)
-			return t->segments[i].start;
-	return UINT64_MAX;
-}
-
 /* Scans the aligned words of [start, end) of target memory for one pointing into the child. */
 static void scan_memory(const struct hc_target *t, uint64_t start, uint64_t end, uint64_t to,
 			uint64_t size, struct word_hit *hit)
@@ -225,7 +213,7 @@ static void scan_memory(const struct hc_target *t, uint64_t start, uint64_t end,
 		struct hc_span sp;
 		hc_target_span(t, a, end - a, &sp);
 		if (sp.len < 8) {
-			uint64_t next = next_dumped(t, a);
+			uint64_t next = hc_target_next_dumped(t, a + 1);
 			if (next > UINT64_MAX - 7)
 				return;
 			a = (next + 7) & ~7ull;

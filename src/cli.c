@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,8 @@ static const char usage_text[] =
 	"  --no-files            use no file at all: work from the core alone\n"
 	"  --arena-method auto|symbols|disassembly|scan\n"
 	"                        how to find glibc's main_arena (default auto: in that order)\n"
-	"  --max-memory BYTES    refuse to use more than BYTES for decompressing the core (K/M/G suffixes)\n"
+	"  --max-memory BYTES    use at most BYTES of memory of heapcore's own (K/M/G suffixes; the core's\n"
+	"                        mapping not counted): past it, exit 6\n"
 	"  --scan-free           explain: also list free chunks whose stale words still point to ADDR\n"
 	"  --top N               analyze: only the N highest-ranked findings\n"
 	"  --min-bytes SIZE      analyze: leave out findings that retain less than SIZE (K/M/G suffixes)\n"
@@ -79,6 +81,45 @@ static const char usage_text[] =
 	"5 input damaged, results partial; 6 out of memory; 7 nothing to analyse (e.g. no glibc heap);\n"
 	"8 unsupported (architecture, allocator version); 9 a finding at or above --fail-on.\n"
 	"See docs/exit-codes.md.\n";
+
+/*
+ * --max-memory: the data limit (RLIMIT_DATA) caps what heapcore itself
+ * allocates (malloc and private writable mappings); the core, mapped
+ * read-only from its file, is not counted, so the cap is on the analysis,
+ * not on the core's size. A failed allocation then ends the analysis with
+ * exit code 6. AddressSanitizer reserves terabytes of shadow memory, so a
+ * sanitizer build cannot be capped and says so.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAPCORE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAPCORE_ASAN 1
+#endif
+#endif
+
+/* --max-memory, when the data limit enforces it */
+static uint64_t memory_cap;
+
+static int cap_memory(uint64_t bytes)
+{
+#ifdef HEAPCORE_ASAN
+	fprintf(stderr, "heapcore: --max-memory is not enforced in an AddressSanitizer build\n");
+	(void)bytes;
+	return 0;
+#else
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_DATA, &rl) != 0)
+		return 0;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < bytes ? rl.rlim_max : bytes;
+	if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+		fprintf(stderr, "heapcore: cannot set the memory cap: %s\n", strerror(errno));
+		return HC_ERR_USAGE;
+	}
+	memory_cap = rl.rlim_cur;
+	return 0;
+#endif
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -239,7 +280,11 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 static int report_error(struct hc_error *err)
 {
 	int code = err->code;
-	fprintf(stderr, "heapcore: %s\n", err->message);
+	if (code == HC_ERR_NOMEM && memory_cap)
+		fprintf(stderr, "heapcore: %s (over the --max-memory cap of %llu MiB)\n", err->message,
+			(unsigned long long)(memory_cap >> 20));
+	else
+		fprintf(stderr, "heapcore: %s\n", err->message);
 	hc_error_destroy(err);
 	return code;
 }
@@ -379,6 +424,9 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 	if (rc)
 		return rc;
 	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
+	/* the pool reserves address space ahead, which a data limit counts as used */
+	if (memory_cap)
+		ao.pool = HC_POOL_NEVER;
 	if (o->progress) {
 		ao.phase = show_phase;
 	}
@@ -520,6 +568,8 @@ int main(int argc, char **argv)
 	struct cli_options o = { .format = FORMAT_TEXT, .fail_on = -1 };
 	const char *command = argv[1];
 	int rc = parse_options(command, argc - 1, argv + 1, &o);
+	if (!rc && o.max_memory)
+		rc = cap_memory(o.max_memory);
 	if (rc)
 		return rc;
 	if (!strcmp(command, "info"))

@@ -185,7 +185,8 @@ struct hc_error *hc_cpython_gc_census(struct hc_target *t, const struct hc_symbo
 		hc_cpython_census_free(out);
 		return &hc_error_nomem;
 	}
-	qsort(out->types, out->ntypes, sizeof(*out->types), by_count);
+	if (out->ntypes)
+		qsort(out->types, out->ntypes, sizeof(*out->types), by_count);
 	return NULL;
 }
 

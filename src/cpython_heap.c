@@ -266,7 +266,11 @@ static void scan_roots(struct hc_pyheap *h, uint8_t kind, uint64_t start, uint64
 		struct hc_span sp;
 		hc_target_span(p->t, start, n * 8, &sp);
 		if (sp.len < 8) {
-			start += 4096 - (start & 4095); /* not in the core: the next page may be */
+			/* not in the core: on to where it has bytes again */
+			uint64_t next = hc_target_next_dumped(p->t, start + 1);
+			if (next >= end)
+				break;
+			start = (next + 7) & ~7ull;
 			continue;
 		}
 		n = sp.len / 8 < n ? sp.len / 8 : n;
@@ -584,7 +588,20 @@ static bool seed_tracked(void *ctx, uint64_t obj, uint64_t type)
 		if (!p->type_type)
 			return true;
 	}
-	object_at(h, obj, true);
+	/* gc lists hold objects only: one whose header does not read as one is damage */
+	if (object_at(h, obj, true) == NONE && !p->nomem && !p->too_many) {
+		uint64_t refcnt = 0;
+		bool immortal = false;
+		hc_pyobj_refcnt(p->t, p->L, obj, &refcnt, &immortal);
+		if (type_index(h, type, 0) == NOT_TYPE)
+			hc_warnings_add(&p->t->warnings, HC_WARN_PARTIAL,
+					"python: object 0x%llx on a gc list has ob_type 0x%llx, which is no type: left out",
+					(unsigned long long)obj, (unsigned long long)type);
+		else
+			hc_warnings_add(&p->t->warnings, HC_WARN_PARTIAL,
+					"python: object 0x%llx on a gc list has refcount %llu: left out",
+					(unsigned long long)obj, (unsigned long long)refcnt);
+	}
 	return !p->nomem;
 }
 
@@ -806,7 +823,13 @@ struct hc_error *hc_pyheap_build(struct hc_target *t, const struct hc_symbols *s
 		uint32_t from = done, to = h->n - done < BATCH_OBJECTS ? h->n : done + BATCH_OBJECTS;
 		batch.n = 0;
 		for (uint32_t i = from; i < to && !batch.nomem; i++) {
-			hc_pyrefs_each(t, p->L, &p->tinfo[h->type[i]], h->addr[i], gather_ref, &batch);
+			char damage[160];
+			hc_pyrefs_each_checked(t, p->L, &p->tinfo[h->type[i]], h->addr[i], gather_ref, &batch, damage,
+					       sizeof(damage));
+			if (damage[0])
+				hc_warnings_add(&t->warnings, HC_WARN_PARTIAL,
+						"python: object 0x%llx is damaged: %s; its references read as far as they are sound",
+						(unsigned long long)h->addr[i], damage);
 			batch.row_end[i - from] = batch.n;
 		}
 		if (batch.nomem) {

@@ -13,6 +13,8 @@
  */
 #include "cpython_refs.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,7 +244,20 @@ struct emit {
 	hc_pyref_fn fn;
 	void *ctx;
 	bool stopped;
+	char *damage;                /* where the first impossible size field is said; NULL: not asked */
+	size_t damage_len;
 };
+
+static void damaged(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void damaged(struct emit *e, const char *fmt, ...)
+{
+	if (!e->damage || e->damage[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->damage, e->damage_len, fmt, ap);
+	va_end(ap);
+}
 
 static bool emit(struct emit *e, uint64_t target, uint8_t label, uint64_t key, uint32_t offset, const char *name,
 		 bool weak)
@@ -303,9 +318,9 @@ static bool scan_words(const struct hc_target *t, uint64_t obj, uint64_t from, u
  * Instance attributes come through here as ATTR references (attrs).
  */
 static bool keys_each(const struct hc_target *t, const struct hc_pyobj_layout *L, uint64_t keys, uint64_t values,
-		      uint64_t max_values, bool attrs, struct emit *e)
+		      uint64_t max_values, bool attrs, struct emit *e, uint64_t *capacity_out)
 {
-	uint64_t nentries, entries, esize, koff;
+	uint64_t nentries, entries, esize, koff, capacity;
 	if (L->minor == 9) {
 		uint64_t size;
 		if (!hc_target_read_u64(t, keys + 8, &size) || !hc_target_read_u64(t, keys + 32, &nentries) ||
@@ -315,6 +330,7 @@ static bool keys_each(const struct hc_target *t, const struct hc_pyobj_layout *L
 		entries = keys + 40 + size * width;
 		esize = 24;
 		koff = 8;
+		capacity = 2 * size / 3;
 	} else {
 		uint8_t hdr[3];
 		if (hc_target_read(t, keys + 8, hdr, 3) != HC_READ_OK || !hc_target_read_u64(t, keys + 24, &nentries) ||
@@ -323,6 +339,15 @@ static bool keys_each(const struct hc_target *t, const struct hc_pyobj_layout *L
 		entries = keys + 32 + (1ull << hdr[1]);
 		esize = hdr[2] == 0 ? 24 : 16;
 		koff = hdr[2] == 0 ? 8 : 0;
+		capacity = hdr[0] < 40 ? (2ull << hdr[0]) / 3 : MAX_ITEMS;
+	}
+	if (capacity_out)
+		*capacity_out = capacity;
+	/* entries are used in order and never past the table's usable fraction */
+	if (nentries > capacity) {
+		damaged(e, "dict keys 0x%llx: dk_nentries %llu exceeds the table's %llu usable entries",
+			(unsigned long long)keys, (unsigned long long)nentries, (unsigned long long)capacity);
+		nentries = capacity;
 	}
 	if (nentries > MAX_ITEMS)
 		return true;
@@ -355,16 +380,20 @@ static bool keys_each(const struct hc_target *t, const struct hc_pyobj_layout *L
 
 static bool dict_refs(const struct hc_target *t, const struct hc_pyobj_layout *L, uint64_t dict, struct emit *e)
 {
-	uint64_t keys, values;
+	uint64_t keys, values, used, capacity = MAX_ITEMS;
 	if (!hc_target_read_u64(t, dict + 32, &keys) || !hc_target_read_u64(t, dict + 40, &values) || !keys)
 		return true;
-	return keys_each(t, L, keys, values, UINT64_MAX, false, e);
+	bool ok = keys_each(t, L, keys, values, UINT64_MAX, false, e, &capacity);
+	if (e->damage && hc_target_read_u64(t, dict + 16, &used) && used > capacity)
+		damaged(e, "dict ma_used %llu exceeds its table's %llu usable entries", (unsigned long long)used,
+			(unsigned long long)capacity);
+	return ok;
 }
 
 bool hc_pydict_each(const struct hc_target *t, const struct hc_pyobj_layout *L, uint64_t dict, hc_pyref_fn fn,
 		    void *ctx)
 {
-	struct emit e = { fn, ctx, false };
+	struct emit e = { fn, ctx, false, NULL, 0 };
 	dict_refs(t, L, dict, &e);
 	return !e.stopped;
 }
@@ -414,7 +443,7 @@ static bool instance_dict(const struct hc_target *t, const struct hc_pyobj_layou
 	if (dict)
 		return emit(e, dict, HC_PYREF_FIELD, 0, 0, "__dict__", false);
 	uint64_t keys = values ? u64_or(t, ty->addr + L->ht_cached_keys, 0) : 0;
-	return keys ? keys_each(t, L, keys, values, max_values, true, e) : true;
+	return keys ? keys_each(t, L, keys, values, max_values, true, e, NULL) : true;
 }
 
 /* ---- the kinds ---- */
@@ -513,9 +542,16 @@ static bool frame_refs(const struct hc_target *t, const struct hc_pyobj_layout *
 static bool set_refs(const struct hc_target *t, uint64_t set, struct emit *e)
 {
 	uint64_t mask, table;
-	if (!hc_target_read_u64(t, set + 32, &mask) || !hc_target_read_u64(t, set + 40, &table) ||
-	    mask >= MAX_ITEMS || ((mask + 1) & mask))
+	if (!hc_target_read_u64(t, set + 32, &mask) || !hc_target_read_u64(t, set + 40, &table))
 		return true;
+	if (mask >= MAX_ITEMS || ((mask + 1) & mask)) {
+		damaged(e, "set mask 0x%llx is no table size", (unsigned long long)mask);
+		return true;
+	}
+	uint64_t used;
+	if (e->damage && hc_target_read_u64(t, set + 24, &used) && used > mask + 1)
+		damaged(e, "set used %llu exceeds its table of %llu", (unsigned long long)used,
+			(unsigned long long)(mask + 1));
 	uint64_t buf[2 * 32];
 	for (uint64_t i = 0; i <= mask && !e->stopped;) {
 		uint64_t k = mask + 1 - i < 32 ? mask + 1 - i : 32;
@@ -573,20 +609,40 @@ static bool module_refs(const struct hc_target *t, uint64_t mod, struct emit *e)
 bool hc_pyrefs_each(const struct hc_target *t, const struct hc_pyobj_layout *L, const struct hc_pytype *ty,
 		    uint64_t obj, hc_pyref_fn fn, void *ctx)
 {
-	struct emit e = { fn, ctx, false };
+	return hc_pyrefs_each_checked(t, L, ty, obj, fn, ctx, NULL, 0);
+}
+
+bool hc_pyrefs_each_checked(const struct hc_target *t, const struct hc_pyobj_layout *L, const struct hc_pytype *ty,
+			    uint64_t obj, hc_pyref_fn fn, void *ctx, char *damage, size_t damage_len)
+{
+	struct emit e = { fn, ctx, false, damage, damage_len };
+	if (damage && damage_len)
+		damage[0] = 0;
 	/* an instance of a heap type holds its class (subtype_traverse visits it) */
 	if (ty->heap)
 		emit(&e, ty->addr, HC_PYREF_TYPE, 0, 8, "__class__", false);
 	uint64_t size = 0, end = ty->basicsize;
 	switch (ty->kind) {
 	case HC_PYKIND_TUPLE:
-		if (hc_target_read_u64(t, obj + 16, &size) && size < MAX_ITEMS)
+		if (!hc_target_read_u64(t, obj + 16, &size))
+			break;
+		if (size < MAX_ITEMS)
 			items_refs(t, obj + L->tuple_items, size, &e);
+		else
+			damaged(&e, "tuple size %lld is impossible", (long long)size);
 		break;
 	case HC_PYKIND_LIST: {
-		uint64_t items;
-		if (hc_target_read_u64(t, obj + 16, &size) && size < MAX_ITEMS && hc_target_read_u64(t, obj + 24, &items))
-			items_refs(t, items, size, &e);
+		/* ob_size <= allocated always; past a damaged size, allocated bounds what is read */
+		uint64_t items, allocated;
+		if (!hc_target_read_u64(t, obj + 16, &size) || !hc_target_read_u64(t, obj + 24, &items) ||
+		    !hc_target_read_u64(t, obj + 32, &allocated))
+			break;
+		if (size > allocated || size >= MAX_ITEMS) {
+			damaged(&e, "list ob_size %lld exceeds its %lld allocated items", (long long)size,
+				(long long)allocated);
+			size = allocated < MAX_ITEMS ? allocated : 0;
+		}
+		items_refs(t, items, size, &e);
 		break;
 	}
 	case HC_PYKIND_DICT:

@@ -109,6 +109,15 @@ typedef bool (*hc_pyref_fn)(void *ctx, const struct hc_pyref *ref);
 bool hc_pyrefs_each(const struct hc_target *t, const struct hc_pyobj_layout *L, const struct hc_pytype *ty,
 		    uint64_t obj, hc_pyref_fn fn, void *ctx);
 
+/*
+ * The same, and damage (damage_len bytes, NUL-terminated) says the first
+ * size field found impossible (a list longer than its allocation, a dict
+ * with more entries than its table holds), "" if none: what is read stays
+ * within the bounds the object's other fields set.
+ */
+bool hc_pyrefs_each_checked(const struct hc_target *t, const struct hc_pyobj_layout *L, const struct hc_pytype *ty,
+			    uint64_t obj, hc_pyref_fn fn, void *ctx, char *damage, size_t damage_len);
+
 /* Calls fn for each (key, value) of the dict at addr (HC_PYREF_DICT_KEY then _VALUE); as hc_pyrefs_each. */
 bool hc_pydict_each(const struct hc_target *t, const struct hc_pyobj_layout *L, uint64_t dict, hc_pyref_fn fn,
 		    void *ctx);

@@ -20,6 +20,9 @@ static struct hc_error *out_reserve(struct out_buffer *b, uint64_t want)
 				       "decompressed core would exceed the memory cap of %llu bytes",
 				       (unsigned long long)b->max);
 	uint64_t cap = b->cap ? b->cap : 1 << 20;
+	/* no address space holds 2^47 bytes: a want that large is a claim, not data */
+	if (want > (1ull << 47) || b->len > (1ull << 47) - want)
+		return &hc_error_nomem;
 	while (cap - b->len < want)
 		cap *= 2;
 	void *p;
@@ -62,6 +65,8 @@ const char *hc_compression_name(enum hc_compression c)
 }
 
 #define CHUNK (1u << 20)
+/* cores of mostly zero pages compress about 1:100; beyond 1:4096 a size is not believed up front */
+#define MAX_RATIO 4096
 
 static struct hc_error *decompress_zstd(const uint8_t *in, size_t in_len, struct out_buffer *b,
 					bool *truncated)
@@ -70,10 +75,15 @@ static struct hc_error *decompress_zstd(const uint8_t *in, size_t in_len, struct
 	if (!z)
 		return &hc_error_nomem;
 	ZSTD_initDStream(z);
+	/*
+	 * The frame's content size is a claim of the file's: it sizes the first
+	 * reservation only as far as a plausible ratio to the input goes, the
+	 * output grows by what really comes out.
+	 */
 	unsigned long long hint = ZSTD_getFrameContentSize(in, in_len);
 	struct hc_error *err = NULL;
 	if (hint != ZSTD_CONTENTSIZE_UNKNOWN && hint != ZSTD_CONTENTSIZE_ERROR &&
-	    (!b->max || hint <= b->max))
+	    hint / MAX_RATIO <= in_len && (!b->max || hint <= b->max))
 		err = out_reserve(b, hint + 1);
 	ZSTD_inBuffer ib = { in, in_len, 0 };
 	/* keep calling while output comes: input can be consumed before the frame is flushed */

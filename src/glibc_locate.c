@@ -236,19 +236,26 @@ bool hc_loc_check_arena(const struct hc_loc_ctx *c, const struct hc_glibc_layout
 		snprintf(why, whylen, "next_free is misaligned");
 		return false;
 	}
-	/* the next ring: main_arena -> thread arenas (each right after its heap_info) -> main_arena */
+	/*
+	 * The next ring: main_arena -> thread arenas (each right after its
+	 * heap_info) -> main_arena. For main_arena's own symbol, a ring that
+	 * does not close is damage for the walk to report, not a reason to lose
+	 * the whole heap to one bad pointer; a searched-for candidate must close it.
+	 */
 	uint64_t cur = get64(buf, l->ms_next);
 	uint32_t n = 1;
 	while (cur != addr) {
-		if (n >= HC_LOC_MAX_ARENAS || !check_thread_arena(c, l, cur)) {
-			snprintf(why, whylen, "next ring does not close (at 0x%llx after %u arenas)",
-				 (unsigned long long)cur, n);
-			return false;
-		}
-		n++;
-		if (!rd64(t, cur + (uint64_t)l->ms_next, &cur)) {
-			snprintf(why, whylen, "next ring leaves the core");
-			return false;
+		bool thread_arena = n < HC_LOC_MAX_ARENAS && check_thread_arena(c, l, cur);
+		if (thread_arena)
+			n++;
+		if (!thread_arena || !rd64(t, cur + (uint64_t)l->ms_next, &cur)) {
+			if (!c->address_is_known) {
+				snprintf(why, whylen, "next ring does not close (at 0x%llx after %u arenas)",
+					 (unsigned long long)cur, n);
+				return false;
+			}
+			info->ring_broken = true;
+			break;
 		}
 	}
 	info->narenas = n;
@@ -958,6 +965,41 @@ struct hc_error *hc_glibc_locate(struct hc_target *t, struct hc_symbols *s, enum
 	return hc_glibc_locate_opts(t, s, method, true, out);
 }
 
+/*
+ * A core cut before libc's data has no main_arena, but its main heap may be
+ * whole: the anonymous writable mapping that starts with the tcache's own
+ * chunk (the first chunk malloc ever carves, glibc 2.26+). The layout is the
+ * known version's, else the newest whose tcache chunk has that size.
+ */
+static bool locate_headless(const struct hc_loc_ctx *c, struct hc_glibc_location *out)
+{
+	const struct hc_target *t = c->t;
+	for (uint32_t i = 0; i < t->nsegments; i++) {
+		const struct hc_segment *seg = &t->segments[i];
+		uint64_t prev_size, size;
+		if (!(seg->perms & HC_PERM_W) || seg->file >= 0 || !rd64(t, seg->start, &prev_size) ||
+		    !rd64(t, seg->start + 8, &size) || prev_size != 0 || (size & 7) != 1)
+			continue;
+		for (unsigned k = 0; k < c->nlayouts; k++) {
+			const struct hc_glibc_layout *l = c->layouts[k];
+			if (c->version_known && k > 0)
+				break;
+			if (!l->has_tcache || (size & ~7ull) != l->tcache_struct_chunk)
+				continue;
+			memset(out, 0, sizeof(*out));
+			out->layout = l;
+			out->headless = true;
+			out->main_heap = seg->start;
+			out->libc = c->libc;
+			out->method = HC_ARENA_METHOD_AUTO;
+			out->version_known = c->version_known;
+			snprintf(out->version, sizeof(out->version), "%s", c->version_known ? c->version : l->name);
+			return true;
+		}
+	}
+	return false;
+}
+
 struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s, enum hc_arena_method method,
 				      bool check_dwarf, struct hc_glibc_location *out)
 {
@@ -986,6 +1028,7 @@ struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s,
 			continue;
 		struct hc_glibc_location loc;
 		memset(&loc, 0, sizeof(loc));
+		c->address_is_known = order[i] == HC_ARENA_METHOD_SYMBOLS;
 		if (run_method(c, order[i], &loc, whys[i], sizeof(whys[i]))) {
 			loc.method = order[i];
 			*out = loc;
@@ -993,6 +1036,16 @@ struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s,
 		}
 	}
 	struct hc_error *err = NULL;
+	if (!found && method == HC_ARENA_METHOD_AUTO && t->truncated && locate_headless(c, out)) {
+		hc_warnings_add(&t->warnings, HC_WARN_PARTIAL,
+				"glibc main_arena is not in the core (symbols: %s; disassembly: %s; scan: %s): the "
+				"core was cut before libc's data; the main heap is walked from its chunks alone: "
+				"free chunks known only by their neighbours' PREV_INUSE bits, fastbin chunks "
+				"counted as in use",
+				whys[0], whys[1], whys[2]);
+		free(c);
+		return NULL;
+	}
 	if (!found) {
 		if (method != HC_ARENA_METHOD_AUTO) {
 			unsigned i = method == HC_ARENA_METHOD_SYMBOLS ? 0 : method == HC_ARENA_METHOD_DISASSEMBLY ? 1 : 2;
@@ -1007,6 +1060,7 @@ struct hc_error *hc_glibc_locate_opts(struct hc_target *t, struct hc_symbols *s,
 		return err;
 	}
 	out->libc = c->libc;
+	c->address_is_known = out->method == HC_ARENA_METHOD_SYMBOLS;
 	complete(c, out);
 	if (c->version_known && out->layout == c->layouts[0]) {
 		snprintf(out->version, sizeof(out->version), "%s", c->version);

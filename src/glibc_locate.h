@@ -46,6 +46,13 @@ struct hc_loc_ctx {
 	/* libc's writable data in the target: its RW segments and the anonymous .bss tail. */
 	struct hc_loc_region regions[HC_LOC_MAX_REGIONS];
 	unsigned nregions;
+
+	/*
+	 * The candidate's address comes from libc's symbols, not from a search:
+	 * then a next ring that does not close is damage for the walk to report,
+	 * while for a searched-for candidate it is a reason to look further.
+	 */
+	bool address_is_known;
 };
 
 /* What the arena check learnt about a main_arena candidate. */
@@ -55,6 +62,7 @@ struct hc_arena_info {
 	uint64_t heap_start;              /* start of the anonymous run holding top */
 	uint64_t system_mem;
 	uint32_t narenas;                 /* arenas in the next ring, main included */
+	bool ring_broken;                 /* the ring does not close: narenas counts up to the break */
 	uint32_t empty_bins;
 };
 

@@ -66,6 +66,9 @@ struct walk {
 	struct hc_populator *populator;
 	uint32_t pool_bytes_per_chunk; /* and the pool that far ahead (hc_glibc_walk_options) */
 	bool oom;
+	/* main_arena is not in the core (hc_glibc_location.headless): the main heap has no bins to check */
+	bool headless;
+	bool arena_list_broken;      /* the next ring did not close: look for the arenas it lost by their heaps */
 };
 
 static void start_run(struct walk *w)
@@ -466,13 +469,50 @@ static bool push_chunk(struct walk *w, uint64_t addr, uint64_t size, uint8_t sta
 	return true;
 }
 
-/* The next chunk address the free lists vouch for in (p, end), or end. */
-static uint64_t resync_point(const struct walk *w, uint64_t p, uint64_t end, uint64_t top)
+/* Whether size is a header an arena chunk in [q, end) could carry. */
+static bool plausible_header(uint64_t q, uint64_t size, uint64_t end, uint64_t top, bool is_main)
+{
+	uint64_t sz = size & ~(uint64_t)SIZE_BITS;
+	return sz >= MINSIZE && !(sz & 15) && sz <= end - q && !(top && q < top && sz > top - q) &&
+	       !(size & IS_MMAPPED) && !(is_main && (size & NON_MAIN_ARENA));
+}
+
+/* Chunks a run of headers must chain through before the walk trusts it again. */
+#define RESYNC_CHAIN 6
+
+/*
+ * The next address in (p, end) where the walk can pick up again: the first
+ * chunk the free lists vouch for or the top chunk, or, sooner, the first
+ * 16-byte-aligned address from which RESYNC_CHAIN headers chain one to the
+ * next (or run exactly into top, the heap's end or a listed chunk). A
+ * zeroed page or a smashed header then costs its own bytes, not everything
+ * up to the next free chunk. Bounded: one pass over the damaged bytes, a
+ * few reads per address.
+ */
+static uint64_t resync_point(const struct walk *w, uint64_t p, uint64_t end, uint64_t top, bool is_main)
 {
 	uint32_t i = mark_lower_bound(w, p + 1);
 	uint64_t next = i < w->nmarks && w->marks[i].addr < end ? w->marks[i].addr : end;
 	if (top > p && top < next)
 		next = top;
+	for (uint64_t q = p + 16; q < next; q += 16) {
+		uint64_t size, c = q;
+		unsigned n = 0;
+		if (!hc_target_read_u64(w->t, q + 8, &size)) {
+			/* past the bytes the core holds (a cut core) nothing follows until a listed chunk */
+			const struct hc_segment *seg = hc_target_segment(w->t, q);
+			if (!seg || q + 8 >= seg->start + seg->dumped)
+				return next;
+			continue;
+		}
+		while (n < RESYNC_CHAIN && c < next && hc_target_read_u64(w->t, c + 8, &size) &&
+		       plausible_header(c, size, end, top, is_main)) {
+			c += size & ~(uint64_t)SIZE_BITS;
+			n++;
+		}
+		if (n == RESYNC_CHAIN || (n > 0 && c == next))
+			return q;
+	}
 	return next;
 }
 
@@ -549,13 +589,18 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 		}
 		if (problem) {
 			corruption(w, p, "%s (size field 0x%llx)", problem, (unsigned long long)size);
-			uint64_t next = resync_point(w, p, end, top);
+			uint64_t next = resync_point(w, p, end, top, is_main);
 			a->unwalked_bytes += next - p;
 			p = next;
 			m = mark_lower_bound(w, p);
 			continue;
 		}
 		uint8_t state = HC_CHUNK_USED, kind = KIND_NONE;
+		if (w->headless && is_main && p + sz == end) {
+			/* no main_arena to name it: the chunk that ends the heap is its top */
+			push_chunk(w, p, sz, HC_CHUNK_TOP, KIND_NONE);
+			return;
+		}
 		while (m < w->nmarks && w->marks[m].addr < p)
 			m++;
 		bool listed = m < w->nmarks && w->marks[m].addr == p;
@@ -567,12 +612,15 @@ static void walk_heap(struct walk *w, uint32_t arena_idx, uint64_t first, uint64
 		if (!is_main && state != HC_CHUNK_FREE && !(size & NON_MAIN_ARENA))
 			corruption(w, p, "NON_MAIN_ARENA bit clear on an allocated chunk of a thread arena");
 		uint64_t next_size;
-		if (p + sz < end && (hc_span_u64(&span, p + sz + 8, &next_size) || rd(w, p + sz + 8, &next_size))) {
+		/* a next header that is itself damaged says nothing of this chunk */
+		if (p + sz < end && (hc_span_u64(&span, p + sz + 8, &next_size) || rd(w, p + sz + 8, &next_size)) &&
+		    (p + sz == top || plausible_header(p + sz, next_size, end, top, is_main))) {
 			bool prev_inuse = next_size & PREV_INUSE;
 			if (state == HC_CHUNK_FREE && prev_inuse)
 				corruption(w, p, "chunk is on a bin list but the next chunk marks it in use");
 			else if (state != HC_CHUNK_FREE && !prev_inuse) {
-				corruption(w, p, "chunk is free by the next chunk's PREV_INUSE bit but on no bin");
+				if (!(w->headless && is_main))
+					corruption(w, p, "chunk is free by the next chunk's PREV_INUSE bit but on no bin");
 				state = HC_CHUNK_FREE;
 			}
 		}
@@ -675,20 +723,56 @@ static void walk_thread_heaps(struct walk *w, uint32_t idx, uint64_t arena, uint
 	}
 }
 
-static bool in_heap_range(const struct hc_glibc_heap *h, uint64_t addr, uint64_t hmax, uint64_t *skip_to)
+/* The arenas' heaps as spans sorted by start, for the mmapped scan to skip. */
+struct heap_spans {
+	struct hc_glibc_heap_range *v;   /* start and end only */
+	uint32_t n;
+};
+
+static int compare_spans(const void *x, const void *y)
 {
-	for (uint32_t i = 0; i < h->narenas; i++) {
-		const struct hc_glibc_arena *a = &h->arenas[i];
-		for (uint32_t j = 0; j < a->nheaps; j++) {
-			uint64_t s = a->heaps[j].start;
+	const struct hc_glibc_heap_range *a = x, *b = y;
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static bool heap_spans_build(const struct hc_glibc_heap *h, uint64_t hmax, struct heap_spans *out)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < h->narenas; i++)
+		n += h->arenas[i].nheaps;
+	out->n = 0;
+	out->v = malloc((n ? n : 1) * sizeof(*out->v));
+	if (!out->v)
+		return false;
+	for (uint32_t i = 0; i < h->narenas; i++)
+		for (uint32_t j = 0; j < h->arenas[i].nheaps; j++) {
+			uint64_t s = h->arenas[i].heaps[j].start;
 			/* a thread heap reserves its whole aligned span */
-			uint64_t e = a->is_main ? a->heaps[j].end : s + hmax;
-			if (addr >= s && addr < e) {
-				*skip_to = e;
-				return true;
-			}
+			uint64_t e = h->arenas[i].is_main ? h->arenas[i].heaps[j].end : s + hmax;
+			out->v[out->n++] = (struct hc_glibc_heap_range){ s, e, 0 };
 		}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), compare_spans);
+	return true;
+}
+
+/* Whether addr is in a heap; if so, *skip_to is where that heap's span ends. */
+static bool in_heap_range(const struct heap_spans *sp, uint64_t addr, uint64_t *skip_to)
+{
+	/* the last span starting at or below addr; spans may overlap (damage), so look back a little */
+	uint32_t lo = 0, hi = sp->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sp->v[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	for (uint32_t k = lo, seen = 0; k > 0 && seen < 8; k--, seen++)
+		if (addr < sp->v[k - 1].end) {
+			*skip_to = sp->v[k - 1].end;
+			return true;
+		}
 	return false;
 }
 
@@ -763,6 +847,11 @@ static uint64_t memaligned_chunk_behind_stale_header(struct walk *w, uint64_t ma
 static void find_mmapped_chunks(struct walk *w)
 {
 	const struct hc_target *t = w->t;
+	struct heap_spans spans;
+	if (!heap_spans_build(w->h, w->L->heap_max_size, &spans)) {
+		w->oom = true;
+		return;
+	}
 	for (uint32_t i = 0; i < t->nsegments && !w->oom; i++) {
 		const struct hc_segment *seg = &t->segments[i];
 		if (!(seg->perms & HC_PERM_W) || seg->file >= 0)
@@ -772,9 +861,11 @@ static void find_mmapped_chunks(struct walk *w)
 		uint64_t a = seg->start;
 		/* where the current run of zero-headed pages began: a padded mapping may start there */
 		uint64_t floor = seg->start;
-		while (a + PAGE <= seg->end && !w->oom) {
+		/* only pages the core holds can start a chunk it can show: a segment's claimed size is no bound */
+		uint64_t scan_end = seg->start + seg->dumped;
+		while (a + PAGE <= scan_end && !w->oom) {
 			uint64_t skip;
-			if (in_heap_range(w->h, a, w->L->heap_max_size, &skip)) {
+			if (in_heap_range(&spans, a, &skip)) {
 				a = floor = skip;
 				start_run(w);
 				continue;
@@ -797,6 +888,7 @@ static void find_mmapped_chunks(struct walk *w)
 			}
 		}
 	}
+	free(spans.v);
 }
 
 static int compare_by_address(const void *x, const void *y, void *arg)
@@ -1240,6 +1332,50 @@ static void check_arena_totals(struct walk *w)
 	}
 }
 
+/* Adds the arena at address (0: the main arena of a headless walk) to the table; its index, or UINT32_MAX. */
+static uint32_t new_arena(struct walk *w, uint64_t address, bool is_main, const uint8_t *ms)
+{
+	struct hc_glibc_heap *h = w->h;
+	struct hc_glibc_arena *arr = realloc(h->arenas, (h->narenas + 1) * sizeof(*arr));
+	if (!arr) {
+		w->oom = true;
+		return UINT32_MAX;
+	}
+	h->arenas = arr;
+	uint32_t idx = h->narenas++;
+	struct hc_glibc_arena *a = &h->arenas[idx];
+	memset(a, 0, sizeof(*a));
+	a->address = address;
+	a->is_main = is_main;
+	a->system_mem = ms ? ms_field(ms, w->L->ms_system_mem) : 0;
+	return idx;
+}
+
+/* One arena whose malloc_state ms was read from arena: its free lists, then its heaps. */
+static void walk_arena(struct walk *w, uint64_t arena, const uint8_t *ms, bool is_main)
+{
+	const struct hc_glibc_layout *L = w->L;
+	uint32_t idx = new_arena(w, arena, is_main, ms);
+	if (idx == UINT32_MAX)
+		return;
+	collect_lists(w, arena, ms);
+	/* marks stay sorted per arena for the walk's lookups */
+	if (w->nmarks)
+		qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);
+
+	uint64_t top = ms_field(ms, L->ms_top);
+	uint64_t initial_top = arena + L->ms_bins - 16;
+	if (top == initial_top || top == 0) {
+		/* an arena that never allocated has no heap */
+	} else if (top & 15) {
+		corruption(w, arena, "top 0x%llx is misaligned", (unsigned long long)top);
+	} else if (is_main) {
+		walk_main_heap(w, idx, top);
+	} else {
+		walk_thread_heaps(w, idx, arena, top);
+	}
+}
+
 static struct hc_error *walk_arenas(struct walk *w)
 {
 	const struct hc_glibc_layout *L = w->L;
@@ -1254,35 +1390,10 @@ static struct hc_error *walk_arenas(struct walk *w)
 				return hc_error_create(HC_ERR_DAMAGED, "main_arena at 0x%llx is not in the core",
 						       (unsigned long long)arena);
 			corruption(w, arena, "arena is not in the core; the arena list ends here");
-			break;
+			w->arena_list_broken = true;
+			return NULL;
 		}
-		struct hc_glibc_arena *arr = realloc(h->arenas, (h->narenas + 1) * sizeof(*arr));
-		if (!arr)
-			return &hc_error_nomem;
-		h->arenas = arr;
-		uint32_t idx = h->narenas++;
-		struct hc_glibc_arena *a = &h->arenas[idx];
-		memset(a, 0, sizeof(*a));
-		a->address = arena;
-		a->is_main = n == 0;
-		a->system_mem = ms_field(ms, L->ms_system_mem);
-
-		collect_lists(w, arena, ms);
-		/* marks stay sorted per arena for the walk's lookups */
-		if (w->nmarks)
-			qsort(w->marks, w->nmarks, sizeof(*w->marks), compare_marks);
-
-		uint64_t top = ms_field(ms, L->ms_top);
-		uint64_t initial_top = arena + L->ms_bins - 16;
-		if (top == initial_top || top == 0) {
-			/* an arena that never allocated has no heap */
-		} else if (top & 15) {
-			corruption(w, arena, "top 0x%llx is misaligned", (unsigned long long)top);
-		} else if (a->is_main) {
-			walk_main_heap(w, idx, top);
-		} else {
-			walk_thread_heaps(w, idx, arena, top);
-		}
+		walk_arena(w, arena, ms, n == 0);
 		if (w->oom)
 			return &hc_error_nomem;
 
@@ -1293,17 +1404,71 @@ static struct hc_error *walk_arenas(struct walk *w)
 			if (h->arenas[j].address == next) {
 				corruption(w, arena, "arena list loops back to 0x%llx, not main_arena",
 					   (unsigned long long)next);
+				w->arena_list_broken = true;
 				return NULL;
 			}
 		}
 		if (!next || (next & 7)) {
 			corruption(w, arena, "arena's next pointer 0x%llx is invalid", (unsigned long long)next);
+			w->arena_list_broken = true;
 			return NULL;
 		}
 		arena = next;
 	}
 	corruption(w, h->location.main_arena, "more than %d arenas; the rest are not walked", MAX_ARENAS);
 	return NULL;
+}
+
+/*
+ * Thread arenas not yet walked, found by their heaps: the malloc_state
+ * right after the heap_info that starts a HEAP_MAX-aligned anonymous
+ * mapping and points to it. For when the next ring cannot be followed.
+ */
+static void find_arenas_by_heap(struct walk *w)
+{
+	const struct hc_glibc_layout *L = w->L;
+	const struct hc_target *t = w->t;
+	uint8_t ms[4096];
+	if (L->ms_size > sizeof(ms))
+		return;
+	for (uint32_t i = 0; i < t->nsegments && !w->oom && w->h->narenas < MAX_ARENAS; i++) {
+		const struct hc_segment *seg = &t->segments[i];
+		uint64_t ar_ptr, arena = seg->start + L->heap_info_size;
+		if (seg->file >= 0 || !(seg->perms & HC_PERM_W) || (seg->start & (L->heap_max_size - 1)) ||
+		    !rd(w, seg->start, &ar_ptr) || ar_ptr != arena ||
+		    hc_target_read(t, arena, ms, L->ms_size) != HC_READ_OK)
+			continue;
+		bool known = false;
+		for (uint32_t j = 0; j < w->h->narenas && !known; j++)
+			known = w->h->arenas[j].address == arena;
+		if (!known) {
+			if (!w->headless)
+				hc_warnings_add(&w->t->warnings, HC_WARN_PARTIAL,
+						"arena 0x%llx is off the broken arena list; found by its heap",
+						(unsigned long long)arena);
+			walk_arena(w, arena, ms, false);
+		}
+	}
+}
+
+/*
+ * Without main_arena (hc_glibc_location.headless): the main heap from its
+ * first chunk to its mapping's end, with no bins; then every thread arena
+ * by its heap.
+ */
+static struct hc_error *walk_headless(struct walk *w)
+{
+	const struct hc_target *t = w->t;
+	const struct hc_segment *main_seg = hc_target_segment(t, w->h->location.main_heap);
+	if (!main_seg)
+		return hc_error_create(HC_ERR_INTERNAL, "headless walk: the main heap is not in the core");
+	uint32_t idx = new_arena(w, 0, true, NULL);
+	if (idx == UINT32_MAX)
+		return &hc_error_nomem;
+	if (push_heap_range(w, &w->h->arenas[idx], main_seg->start, main_seg->end, main_seg->start))
+		walk_heap(w, idx, main_seg->start, main_seg->end, 0, true);
+	find_arenas_by_heap(w);
+	return w->oom ? &hc_error_nomem : NULL;
 }
 
 static uint64_t core_bytes(const struct hc_target *t)
@@ -1359,6 +1524,7 @@ static struct hc_error *locate_and_walk(struct hc_target *t, struct hc_symbols *
 	}
 	struct dwarf_job dj = { s, h->location.libc, h->location.layout, -1 };
 	pthread_t th;
+	speculate = speculate && !h->location.headless;
 	bool checking = speculate && pthread_create(&th, NULL, dwarf_run, &dj) == 0;
 	if (speculate && !checking) {
 		dwarf_run(&dj);
@@ -1374,7 +1540,12 @@ static struct hc_error *locate_and_walk(struct hc_target *t, struct hc_symbols *
 	bool own_populator = !opts || !opts->populator;
 	w.populator = own_populator ? hc_populator_start() : opts->populator;
 	w.pool_bytes_per_chunk = opts ? opts->pool_bytes_per_chunk : 0;
-	err = walk_arenas(&w);
+	w.headless = h->location.headless;
+	err = w.headless ? walk_headless(&w) : walk_arenas(&w);
+	if (!err && w.arena_list_broken)
+		find_arenas_by_heap(&w);
+	if (!err && w.oom)
+		err = &hc_error_nomem;
 	if (!err)
 		find_mmapped_chunks(&w);
 	/* a shared populator goes on with what is queued: the chunk table no longer moves */

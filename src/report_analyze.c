@@ -386,7 +386,11 @@ void hc_report_analyze_text(const json_t *r, FILE *out)
 	const json_t *heap = json_object_get(r, "heap");
 	const json_t *totals = json_object_get(heap, "totals");
 	const json_t *used = json_object_get(totals, "used"), *mm = json_object_get(totals, "mmapped");
-	fprintf(out, "glibc %s, main_arena found by %s\n", hc_json_str(g, "version"), hc_json_str(g, "arena_method"));
+	if (json_object_get(g, "main_heap"))
+		fprintf(out, "glibc %s, main_arena not in the core: the main heap walked from its chunks alone\n",
+			hc_json_str(g, "version"));
+	else
+		fprintf(out, "glibc %s, main_arena found by %s\n", hc_json_str(g, "version"), hc_json_str(g, "arena_method"));
 	fprintf(out, "In use: %lld allocations, %lld bytes (%lld mmapped, %lld bytes)\n",
 		hc_json_int(used, "count") + hc_json_int(mm, "count"), hc_json_int(used, "bytes") + hc_json_int(mm, "bytes"),
 		hc_json_int(mm, "count"), hc_json_int(mm, "bytes"));

@@ -60,6 +60,11 @@ json_t *hc_report_heap(const struct hc_target *t, const struct hc_glibc_heap *h)
 				  "version_known", loc->version_known, "layout", loc->layout->name,
 				  "arena_method", hc_arena_method_name(loc->method), "main_arena",
 				  hc_json_address(loc->main_arena));
+	if (loc->headless) {
+		/* main_arena was cut from the core: the walk started at the main heap's first chunk */
+		json_object_set_new(glibc, "arena_method", json_string("none (not in the core)"));
+		json_object_set_new(glibc, "main_heap", hc_json_address(loc->main_heap));
+	}
 	if (loc->mp)
 		json_object_set_new(glibc, "mp", hc_json_address(loc->mp));
 	if (loc->have_tcache_tp_offset)
@@ -106,10 +111,16 @@ void hc_report_heap_text(const json_t *r, FILE *out)
 {
 	const json_t *g = json_object_get(r, "glibc");
 	const json_t *heap = json_object_get(r, "heap");
-	fprintf(out, "glibc %s%s (layout %s); main_arena %s found by %s\n",
-		*hc_json_str(g, "version") ? hc_json_str(g, "version") : "version unknown",
-		json_is_true(json_object_get(g, "version_known")) ? "" : " (guessed)",
-		hc_json_str(g, "layout"), hc_json_str(g, "main_arena"), hc_json_str(g, "arena_method"));
+	if (json_object_get(g, "main_heap"))
+		fprintf(out, "glibc %s%s (layout %s); main_arena not in the core: main heap 0x%s walked from its chunks\n",
+			*hc_json_str(g, "version") ? hc_json_str(g, "version") : "version unknown",
+			json_is_true(json_object_get(g, "version_known")) ? "" : " (guessed)", hc_json_str(g, "layout"),
+			hc_json_str(g, "main_heap") + 2);
+	else
+		fprintf(out, "glibc %s%s (layout %s); main_arena %s found by %s\n",
+			*hc_json_str(g, "version") ? hc_json_str(g, "version") : "version unknown",
+			json_is_true(json_object_get(g, "version_known")) ? "" : " (guessed)", hc_json_str(g, "layout"),
+			hc_json_str(g, "main_arena"), hc_json_str(g, "arena_method"));
 	fprintf(out, "\nTotal:\n");
 	print_states(out, json_object_get(heap, "totals"));
 

@@ -134,6 +134,26 @@ void hc_target_span(const struct hc_target *t, uint64_t addr, uint64_t max_len, 
 	out->len = s->dumped - off < max_len ? s->dumped - off : max_len;
 }
 
+uint64_t hc_target_next_dumped(const struct hc_target *t, uint64_t addr)
+{
+	/* segments are sorted by start and do not overlap */
+	uint32_t lo = 0, hi = t->nsegments;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (t->segments[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; i < t->nsegments; i++) {
+		const struct hc_segment *s = &t->segments[i];
+		uint64_t from = addr > s->start ? addr : s->start;
+		if (from - s->start < s->dumped)
+			return from;
+	}
+	return UINT64_MAX;
+}
+
 const struct hc_mapped_file *hc_target_file_at(const struct hc_target *t, uint64_t addr)
 {
 	for (uint32_t i = 0; i < t->nfiles; i++)

@@ -299,8 +299,11 @@ static void seed(struct walk *w)
 			if (!hc_span_u64(&span, a, &v)) {
 				hc_target_span(b->t, a, rr->end - a, &span);
 				if (!hc_span_u64(&span, a, &v)) {
-					/* not dumped here: skip to the next page */
-					a = ((a + 4096) & ~4095ull) - 8;
+					/* not dumped here: skip to where the core has bytes again */
+					uint64_t next = hc_target_next_dumped(b->t, a + 1);
+					if (next >= rr->end)
+						break;
+					a = ((next + 7) & ~7ull) - 8;
 					continue;
 				}
 			}

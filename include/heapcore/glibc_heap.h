@@ -81,6 +81,13 @@ struct hc_glibc_location {
 	/* how mp_ and the tcache slot were found (AUTO = not found); may differ from method */
 	enum hc_arena_method mp_method;
 	enum hc_arena_method tcache_method;
+	/*
+	 * main_arena is not in the core (cut before libc's data): main_heap is
+	 * the start of the main heap, walked from its chunks alone, and thread
+	 * arenas are found by their heaps (main_arena and mp are 0)
+	 */
+	bool headless;
+	uint64_t main_heap;
 };
 
 /*

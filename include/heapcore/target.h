@@ -163,6 +163,12 @@ bool hc_target_read_cstr(const struct hc_target *t, uint64_t addr, char *buf, si
 
 /* The segment holding addr, or NULL. */
 const struct hc_segment *hc_target_segment(const struct hc_target *t, uint64_t addr);
+/*
+ * The first address at or after addr whose bytes the core holds, or
+ * UINT64_MAX: loops over a range skip what the core lacks in one step,
+ * however much a segment claims to span.
+ */
+uint64_t hc_target_next_dumped(const struct hc_target *t, uint64_t addr);
 /* The NT_FILE entry covering addr, or NULL. */
 const struct hc_mapped_file *hc_target_file_at(const struct hc_target *t, uint64_t addr);
 /* auxv value of the given AT_* type, or false. */

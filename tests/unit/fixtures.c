@@ -223,6 +223,11 @@ const char *hc_fixture_make_core_by(const char *name, const char *source, const 
 
 int hc_fixture_run_cli(const char *args, char **out, char **err)
 {
+	return hc_fixture_run_cli_bounded(0, args, out, err);
+}
+
+int hc_fixture_run_cli_bounded(unsigned seconds, const char *args, char **out, char **err)
+{
 	const char *bin = getenv("HEAPCORE_BINARY");
 	if (!bin || !*bin)
 		bin = "./heapcore";
@@ -230,7 +235,10 @@ int hc_fixture_run_cli(const char *args, char **out, char **err)
 	char cmd[4096], outp[320], errp[320];
 	snprintf(outp, sizeof(outp), "%s/cli.out", dir);
 	snprintf(errp, sizeof(errp), "%s/cli.err", dir);
-	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>'%s' </dev/null", bin, args, outp, errp);
+	char limit[48] = "";
+	if (seconds)
+		snprintf(limit, sizeof(limit), "timeout -s KILL %u ", seconds);
+	snprintf(cmd, sizeof(cmd), "%s'%s' %s >'%s' 2>'%s' </dev/null", limit, bin, args, outp, errp);
 	int rc = run(cmd);
 	if (out)
 		*out = hc_fixture_read_file(outp, NULL);
@@ -258,14 +266,20 @@ size_t hc_fixture_core_data_end(const char *core)
 const char *hc_fixture_patch_core(const char *core, const struct hc_target *t, uint64_t addr,
 				  uint64_t value, const char *name)
 {
+	return hc_fixture_patch_core_bytes(core, t, addr, &value, 8, name);
+}
+
+const char *hc_fixture_patch_core_bytes(const char *core, const struct hc_target *t, uint64_t addr,
+					const void *bytes, size_t n, const char *name)
+{
 	const struct hc_segment *seg = hc_target_segment(t, addr);
-	if (!seg || addr + 8 > seg->start + seg->dumped)
+	if (!seg || addr + n > seg->start + seg->dumped)
 		return NULL;
 	size_t len;
 	char *data = hc_fixture_read_file(core, &len);
 	if (!data)
 		return NULL;
-	memcpy(data + seg->core_offset + (addr - seg->start), &value, 8);
+	memcpy(data + seg->core_offset + (addr - seg->start), bytes, n);
 	const char *p = hc_fixture_write_file(name, data, len);
 	free(data);
 	return p;

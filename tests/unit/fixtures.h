@@ -48,9 +48,14 @@ struct hc_target;
 /* A copy of core (opened as t) with the 8 bytes at virtual address addr set to value; NULL if not in the core. */
 const char *hc_fixture_patch_core(const char *core, const struct hc_target *t, uint64_t addr,
 				  uint64_t value, const char *name);
+/* The same with n bytes (within one segment). */
+const char *hc_fixture_patch_core_bytes(const char *core, const struct hc_target *t, uint64_t addr,
+					const void *bytes, size_t n, const char *name);
 
 /* Runs `heapcore ARGS` (shell words), captures stdout and stderr; returns the exit code. */
 int hc_fixture_run_cli(const char *args, char **out, char **err);
+/* The same, killed after seconds (0 = never): a hang then shows as exit code 137. */
+int hc_fixture_run_cli_bounded(unsigned seconds, const char *args, char **out, char **err);
 
 /* The file offset where the core's last segment data ends (what a cut must fall before to lose data). */
 size_t hc_fixture_core_data_end(const char *core);

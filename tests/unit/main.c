@@ -23,6 +23,7 @@ int main(int argc, char **argv)
 		{ "glibc_walk", hc_test_register_glibc_walk },
 		{ "glibc_truth", hc_test_register_glibc_truth },
 		{ "bad_input", hc_test_register_bad_input },
+		{ "corruption", hc_test_register_corruption },
 		{ "cli", hc_test_register_cli },
 		{ "native_truth", hc_test_register_native_truth },
 		{ "explain", hc_test_register_explain },

@@ -31,6 +31,28 @@ const char *hc_test_python_root(const char *v, char *buf, size_t len);
  */
 pid_t hc_test_python_spawn(const char *name, const char *scenario, int arg);
 
+/*
+ * The start of the scenarios whose app module holds two problems: an
+ * unbounded cache (app._cache, 20 000 Payloads keyed 'request-N', about
+ * 12 MB) and an event bus (app.bus.listeners) holding bound methods of
+ * 1 500 Widgets (about 6 MB); gc is disabled.
+ */
+#define HC_PY_CACHE_AND_BUS \
+	"import sys, os, json, time, gc, types\n" \
+	"os.chdir(os.path.dirname(os.path.abspath(__file__)))\n" \
+	"gc.disable()\n" \
+	"app = types.ModuleType('app'); app.__file__ = '/srv/app.py'; sys.modules['app'] = app\n" \
+	"class Payload:\n" \
+	"    def __init__(self, i): self.i = i; self.blob = b'%d' % i * 100\n" \
+	"app._cache = {'request-%d' % i: Payload(i) for i in range(20000)}\n" \
+	"class Widget:\n" \
+	"    def __init__(self): self.buf = bytearray(4000)\n" \
+	"    def on_event(self, e): pass\n" \
+	"class Bus:\n" \
+	"    def __init__(self): self.listeners = []\n" \
+	"app.bus = Bus()\n" \
+	"for _ in range(1500): app.bus.listeners.append(Widget().on_event)\n"
+
 #define HC_TEST_PYENV_PYTHON "/root/.pyenv/versions/3.11.7/bin/python3.11"
 
 #endif

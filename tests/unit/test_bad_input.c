@@ -135,6 +135,24 @@ static void test_core_cut_at_many_offsets_is_damaged_never_fatal(void)
 	free(data);
 }
 
+/*
+ * A zstd frame header claiming a content size near 2^63: the size is a
+ * claim, not a reservation (found by fuzz_core: doubling the buffer toward
+ * it overflowed and never ended).
+ */
+static void test_zstd_frame_claiming_exabytes_is_not_believed(void)
+{
+	static const unsigned char frame[] = { 0x28, 0xb5, 0x2f, 0xfd, 0xd3, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x2f,
+					       0x16, 0x00, 0x00, 0x2f, 0x01, 0x93, 0xfd, 0xfd, 0x93, 0x10, 0x10 };
+	struct hc_target *t = NULL;
+	struct hc_error *err = hc_target_open_core(hc_fixture_write_file("claims.zst", frame, sizeof(frame)), &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(err->code, HC_ERR_FORMAT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "zstd data is corrupt"));
+	hc_error_destroy(err);
+	hc_target_destroy(t);
+}
+
 void hc_test_register_bad_input(void)
 {
 	CU_pSuite s = CU_add_suite("bad_input", NULL, NULL);
@@ -146,4 +164,5 @@ void hc_test_register_bad_input(void)
 	CU_add_test(s, "an executable is not a core", test_executable_is_not_a_core);
 	CU_add_test(s, "an unknown machine is refused", test_unknown_machine_is_refused);
 	CU_add_test(s, "a core cut at many offsets is damaged, never fatal", test_core_cut_at_many_offsets_is_damaged_never_fatal);
+	CU_add_test(s, "a zstd frame claiming exabytes is not believed", test_zstd_frame_claiming_exabytes_is_not_believed);
 }

@@ -24,20 +24,7 @@
  * 10 000 unreachable pairs of Nodes with gc disabled (about 3 MB).
  */
 static const char problems[] =
-	"import sys, os, json, time, gc, types\n"
-	"os.chdir(os.path.dirname(os.path.abspath(__file__)))\n"
-	"gc.disable()\n"
-	"app = types.ModuleType('app'); app.__file__ = '/srv/app.py'; sys.modules['app'] = app\n"
-	"class Payload:\n"
-	"    def __init__(self, i): self.i = i; self.blob = b'%d' % i * 100\n"
-	"app._cache = {'request-%d' % i: Payload(i) for i in range(20000)}\n"
-	"class Widget:\n"
-	"    def __init__(self): self.buf = bytearray(4000)\n"
-	"    def on_event(self, e): pass\n"
-	"class Bus:\n"
-	"    def __init__(self): self.listeners = []\n"
-	"app.bus = Bus()\n"
-	"for _ in range(1500): app.bus.listeners.append(Widget().on_event)\n"
+	HC_PY_CACHE_AND_BUS
 	"class Node:\n"
 	"    def __init__(self): self.pad = b'x' * 100\n"
 	"for i in range(10000):\n"
