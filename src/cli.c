@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "heapcore/analysis.h"
+#include "heapcore/diff.h"
 #include "heapcore/findings.h"
 #include "heapcore/live.h"
 #include "heapcore/glibc_heap.h"
@@ -43,6 +45,8 @@ struct cli_options {
 	int fail_on;               /* analyze: exit EXIT_FINDINGS if a finding is this severe or more; -1 never */
 	const char *output;        /* dump: the core to write */
 	bool in_place;             /* attach: keep the process stopped until the analysis is done */
+	const char *new_core;      /* diff: NEW (core is OLD) */
+	struct hc_diff_options diff; /* diff: --interval, --limit, --force */
 	bool progress;             /* stderr is a terminal */
 };
 
@@ -58,6 +62,8 @@ static const char usage_text[] =
 	"  attach PID            analyze a live process: stop it, copy its memory, let it go, analyze\n"
 	"                        the copy (--in-place: keep it stopped until the analysis is done)\n"
 	"  dump PID -o FILE      write an ELF core of a live process (gdb and heapcore read it)\n"
+	"  diff OLD NEW [BINARY] what grew between two cores of one program (NEW may be a live PID):\n"
+	"                        growth per type and per owner, findings new or worse, a projection\n"
 	"\n"
 	"Options:\n"
 	"  --format text|json    output format (default text)\n"
@@ -70,10 +76,14 @@ static const char usage_text[] =
 	"  --max-memory BYTES    use at most BYTES of memory of heapcore's own (K/M/G suffixes; the core's\n"
 	"                        mapping not counted): past it, exit 6\n"
 	"  --scan-free           explain: also list free chunks whose stale words still point to ADDR\n"
-	"  --top N               analyze: only the N highest-ranked findings\n"
-	"  --min-bytes SIZE      analyze: leave out findings that retain less than SIZE (K/M/G suffixes)\n"
-	"  --fail-on SEVERITY    analyze: exit 9 when a finding is this severe or more (critical, warning,\n"
+	"  --top N               analyze, diff: only the N highest-ranked findings\n"
+	"  --min-bytes SIZE      analyze, diff: leave out findings that retain less than SIZE (K/M/G suffixes)\n"
+	"  --fail-on SEVERITY    analyze, diff: exit 9 when a finding is this severe or more (critical, warning,\n"
 	"                        opportunity): a gate for CI\n"
+	"  --interval DURATION   diff: the time between OLD and NEW (90s, 15m, 2h, 1d; default: the\n"
+	"                        cores' file times)\n"
+	"  --limit SIZE          diff: project when the heap reaches SIZE (K/M/G suffixes)\n"
+	"  --force               diff: compare cores even if they look like different programs\n"
 	"  -h, --help            this text\n"
 	"  --version             heapcore's version\n"
 	"\n"
@@ -147,11 +157,32 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* "90", "90s", "15m", "2h", "1d" -> seconds; -1 if it is none of those. */
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case 0: case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Returns 0, or an exit code after printing the problem. */
 static int parse_options(const char *command, int argc, char **argv, struct cli_options *o)
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
-	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON, OPT_IN_PLACE };
+	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON, OPT_IN_PLACE,
+	       OPT_INTERVAL, OPT_LIMIT, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
@@ -166,6 +197,9 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -240,6 +274,17 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 			o->fail_on = (int)sev;
 			break;
 		}
+		case OPT_INTERVAL:
+			if (parse_duration(optarg, &o->diff.interval))
+				return usage_error("--interval takes a duration such as 90s, 15m, 2h or 1d, not '%s'", optarg);
+			break;
+		case OPT_LIMIT:
+			if (parse_size(optarg, &o->diff.limit) || !o->diff.limit)
+				return usage_error("--limit takes a size such as 4G, not '%s'", optarg);
+			break;
+		case OPT_FORCE:
+			o->diff.force = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -260,6 +305,15 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		/* CORE ADDR [BINARY]: drop ADDR from the positional list */
 		argv[optind + 1] = argv[optind];
 		first = optind + 1;
+		rest--;
+	}
+	if (!strcmp(command, "diff")) {
+		if (rest < 2 || rest > 3)
+			return usage_error("%s", rest < 2 ? "diff needs OLD and NEW" : "too many arguments");
+		o->new_core = argv[first + 1];
+		/* OLD NEW [BINARY]: drop NEW from the positional list */
+		argv[first + 1] = argv[first];
+		first++;
 		rest--;
 	}
 	bool live = !strcmp(command, "attach") || !strcmp(command, "dump");
@@ -554,6 +608,115 @@ static int cmd_attach(struct cli_options *o)
 	return rc;
 }
 
+/* ---- diff ---- */
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * One side of a diff: the analyze report with its snapshot, of a core, or
+ * of a live process (a copy taken as attach does, kept in memory). Each
+ * analysis is freed before the next starts: two never share the memory.
+ */
+static int snapshot_report(const struct cli_options *o, const char *what, json_t **out)
+{
+	*out = NULL;
+	struct cli_options one = *o;
+	one.core = what;
+	int fd = -1;
+	char path[64];
+	struct stat st;
+	if (stat(what, &st) != 0 && all_digits(what)) {
+		pid_t pid;
+		int rc = parse_pid(what, &pid);
+		if (rc)
+			return rc;
+		fd = memfd_create("heapcore-diff", MFD_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "heapcore: cannot make room for the copy: %s\n", strerror(errno));
+			return HC_ERR_IO;
+		}
+		hold_signals();
+		struct hc_live_stats ls;
+		struct hc_error *err = hc_live_dump(pid, fd, false, &ls);
+		if (err) {
+			close(fd);
+			return report_error(err);
+		}
+		fprintf(stderr, "heapcore: process %d paused %.3f s (%u threads, %llu bytes copied)\n", (int)pid,
+			ls.pause_seconds, ls.threads, (unsigned long long)ls.bytes_dumped);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		one.core = path;
+	}
+	struct hc_target *t;
+	struct hc_symbols *s;
+	int rc = open_target(&one, &t, &s);
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
+	if (memory_cap)
+		ao.pool = HC_POOL_NEVER;
+	struct hc_analysis *a;
+	struct hc_error *err = hc_analysis_run(t, s, &ao, &a);
+	if (err) {
+		rc = report_error(hc_error_prefix(err, "%s", what));
+	} else {
+		json_t *r = hc_report_analyze_with_snapshot(a);
+		if (r) {
+			hc_report_add_warnings(r, &t->warnings);
+			/* a live copy is named by its process, not by the memfd it was read from */
+			json_object_set_new(json_object_get(r, "core"), "path",
+					    fd >= 0 ? json_sprintf("process %s", what) : json_string(what));
+		}
+		say_partial(t);
+		hc_analysis_destroy(a);
+		*out = r;
+		if (!r) {
+			fprintf(stderr, "heapcore: out of memory building the report\n");
+			rc = HC_ERR_NOMEM;
+		}
+	}
+	hc_symbols_destroy(s);
+	hc_target_destroy(t);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int cmd_diff(const struct cli_options *o)
+{
+	json_t *r0, *r1;
+	int rc = snapshot_report(o, o->core, &r0);
+	if (rc)
+		return rc;
+	rc = snapshot_report(o, o->new_core, &r1);
+	if (rc) {
+		json_decref(r0);
+		return rc;
+	}
+	json_t *d;
+	struct hc_error *err = hc_diff_compare(r0, r1, &o->diff, &d);
+	json_decref(r0);
+	json_decref(r1);
+	if (err)
+		return report_error(err);
+	bool fail = select_findings(d, o);
+	rc = print_report(d, o, hc_report_diff_text);
+	if (fail && (rc == 0 || rc == HC_ERR_DAMAGED))
+		rc = EXIT_FINDINGS;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -578,6 +741,8 @@ int main(int argc, char **argv)
 		return cmd_heap(&o);
 	if (!strcmp(command, "analyze"))
 		return cmd_analyze(&o, false);
+	if (!strcmp(command, "diff"))
+		return cmd_diff(&o);
 	if (!strcmp(command, "explain"))
 		return cmd_analyze(&o, true);
 	if (!strcmp(command, "dump"))

@@ -106,9 +106,14 @@ struct hc_error *hc_findings_collect(const struct hc_heuristics_input *in, struc
 			hc_findings_free(out);
 			return &hc_error_nomem;
 		}
-	if (out->n)
-		qsort(out->items, out->n, sizeof(*out->items), by_score);
+	hc_findings_rank(out);
 	return NULL;
+}
+
+void hc_findings_rank(struct hc_findings *f)
+{
+	if (f->n)
+		qsort(f->items, f->n, sizeof(*f->items), by_score);
 }
 
 void hc_findings_free(struct hc_findings *f)

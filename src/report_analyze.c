@@ -3,6 +3,7 @@
  * the rest (owners and allocations ranked by retained bytes), each with the
  * chain of references that keeps it alive.
  */
+#include "heapcore/diff.h"
 #include "heapcore/report.h"
 
 #include "heapcore/cpython.h"
@@ -337,7 +338,7 @@ static json_t *python_json(const struct hc_analysis *a, struct hc_cpython_runtim
 	return o;
 }
 
-json_t *hc_report_analyze(const struct hc_analysis *a)
+static json_t *analyze_report(const struct hc_analysis *a, bool snapshot)
 {
 	json_t *r = hc_report_heap(a->target, a->heap);
 	if (!r)
@@ -368,12 +369,24 @@ json_t *hc_report_analyze(const struct hc_analysis *a)
 		hc_findings_free(&found);
 	}
 	hc_error_destroy(err);
+	if (snapshot)
+		json_object_set_new(r, "snapshot", hc_diff_snapshot(a, rt.found ? &rt : NULL, ph));
 	hc_pyheap_destroy(ph);
 	hc_cpython_runtime_free(&rt);
 	json_object_set_new(r, "schema", json_string("heapcore.analyze/1"));
 	json_object_set_new(r, "timings", timings);
 	json_object_set_new(r, "peak_memory", peaks);
 	return r;
+}
+
+json_t *hc_report_analyze(const struct hc_analysis *a)
+{
+	return analyze_report(a, false);
+}
+
+json_t *hc_report_analyze_with_snapshot(const struct hc_analysis *a)
+{
+	return analyze_report(a, true);
 }
 
 void hc_report_analyze_text(const json_t *r, FILE *out)

@@ -90,6 +90,7 @@ static struct hc_error *load_image(struct hc_target *t, const char *path, uint64
 		return hc_error_create(HC_ERR_IO, "not a regular file");
 	}
 	t->mtime = st.st_mtime;
+	t->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
 	if (st.st_size == 0) {
 		close(fd);
 		return hc_error_create(HC_ERR_FORMAT, "empty file, not a core");

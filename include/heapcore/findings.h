@@ -61,6 +61,8 @@ struct hc_heuristics_input {
 /* Runs every detector and ranks what they found. Only allocation failure is an error. */
 struct hc_error *hc_findings_collect(const struct hc_heuristics_input *in, struct hc_findings *out);
 void hc_findings_free(struct hc_findings *f);
+/* Ranks f's items: retained bytes x confidence, largest first (what collect does last). */
+void hc_findings_rank(struct hc_findings *f);
 
 /*
  * For the detectors (heuristics/): the severity an impact of `bytes` has

@@ -28,6 +28,8 @@ void hc_report_heap_text(const json_t *heap, FILE *out);
 
 /* `heapcore analyze`: heap totals, leaks grouped, owners and allocations ranked by retained bytes. */
 json_t *hc_report_analyze(const struct hc_analysis *a);
+/* The same with a "snapshot" member (heapcore/diff.h): what `heapcore diff` compares. */
+json_t *hc_report_analyze_with_snapshot(const struct hc_analysis *a);
 void hc_report_analyze_text(const json_t *report, FILE *out);
 
 /*

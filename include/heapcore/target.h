@@ -98,6 +98,7 @@ struct hc_target {
 	enum hc_compression compression;
 	uint64_t file_size;      /* of the (decompressed) ELF image */
 	int64_t mtime;           /* seconds since the epoch of the core file, -1 if unknown */
+	uint32_t mtime_nsec;     /* and its nanoseconds: two cores a second apart still have a rate */
 	bool truncated;          /* some PT_LOAD or note lies past the end of the file */
 
 	struct hc_segment *segments;

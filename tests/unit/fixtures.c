@@ -152,6 +152,106 @@ static bool kernel_core(pid_t pid, const char *dir, const char *path)
 	return rename(from, path) == 0;
 }
 
+/* Whether file says word within 10 s. */
+static bool wait_for_word(const char *file, const char *word)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *out = hc_fixture_read_file(file, NULL);
+		bool ok = out && strstr(out, word);
+		free(out);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* gdb's core of the running process pid, as path. */
+static bool take_gcore(pid_t pid, const char *name, const char *path)
+{
+	char cmd[1400];
+	const char *dir = hc_fixture_tmpdir();
+	snprintf(cmd, sizeof(cmd), "gcore -o '%s/%s.gcore' %d >/dev/null 2>&1 && mv '%s/%s.gcore.%d' '%s'", dir, name,
+		 (int)pid, dir, name, (int)pid, path);
+	return run(cmd) == 0;
+}
+
+/*
+ * Writes source to TMPDIR/name.ext, compiles it to TMPDIR/name and starts
+ * it, its stdout in TMPDIR/name.out (with its core size limit raised to
+ * the hard limit if asked); its pid, or 0.
+ */
+static pid_t build_and_start(const char *name, const char *source, const char *compile, const char *ext,
+			     bool raise_core_limit)
+{
+	const char *dir = hc_fixture_tmpdir();
+	char src[320], bin[320], cmd[1400], out[320];
+	snprintf(src, sizeof(src), "%s/%s.%s", dir, name, ext);
+	snprintf(bin, sizeof(bin), "%s/%s", dir, name);
+	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
+	FILE *f = fopen(src, "w");
+	if (!f)
+		return 0;
+	fputs(source, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s -o '%s' '%s'", compile, bin, src);
+	if (run(cmd) != 0)
+		return 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		struct rlimit rl;
+		if (raise_core_limit && getrlimit(RLIMIT_CORE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_CORE, &rl);
+		}
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		execl(bin, bin, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool hc_fixture_make_core_pair(const char *name, const char *source, const char *compile, const char *ext,
+			       const char **old_core, const char **new_core)
+{
+	static char paths[16][2][320];
+	static char names[16][64];
+	static int npairs;
+	*old_core = *new_core = NULL;
+	for (int i = 0; i < npairs; i++)
+		if (!strcmp(names[i], name)) {
+			*old_core = paths[i][0];
+			*new_core = paths[i][1];
+			return true;
+		}
+	if (npairs == 16)
+		return false;
+	const char *dir = hc_fixture_tmpdir();
+	char out[320];
+	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
+	pid_t pid = build_and_start(name, source, compile, ext, false);
+	if (pid <= 0)
+		return false;
+	char *p0 = paths[npairs][0], *p1 = paths[npairs][1];
+	snprintf(p0, 320, "%s/%s.old.core", dir, name);
+	snprintf(p1, 320, "%s/%s.new.core", dir, name);
+	bool ok = wait_for_word(out, "READY") && take_gcore(pid, name, p0) && kill(pid, SIGUSR1) == 0 &&
+		  wait_for_word(out, "GREW") && take_gcore(pid, name, p1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (!ok)
+		return false;
+	snprintf(names[npairs], sizeof(names[npairs]), "%s", name);
+	npairs++;
+	*old_core = p0;
+	*new_core = p1;
+	return true;
+}
+
 const char *hc_fixture_make_core_by(const char *name, const char *source, const char *compile, const char *ext,
 				    const char *kernel_dir)
 {
@@ -164,53 +264,18 @@ const char *hc_fixture_make_core_by(const char *name, const char *source, const 
 	if (ncores == 32)
 		return NULL;
 	const char *dir = hc_fixture_tmpdir();
-	char src[320], bin[320], cmd[1400], ready[320];
-	snprintf(src, sizeof(src), "%s/%s.%s", dir, name, ext);
-	snprintf(bin, sizeof(bin), "%s/%s", dir, name);
+	char ready[320];
 	snprintf(ready, sizeof(ready), "%s/%s.out", dir, name);
-	FILE *f = fopen(src, "w");
-	if (!f)
+	pid_t pid = build_and_start(name, source, compile, ext, kernel_dir != NULL);
+	if (pid <= 0)
 		return NULL;
-	fputs(source, f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "%s -o '%s' '%s'", compile, bin, src);
-	if (run(cmd) != 0)
-		return NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return NULL;
-	if (pid == 0) {
-		struct rlimit rl;
-		if (kernel_dir && getrlimit(RLIMIT_CORE, &rl) == 0) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_CORE, &rl);
-		}
-		int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || dup2(fd, 1) < 0)
-			_exit(127);
-		execl(bin, bin, (char *)NULL);
-		_exit(127);
-	}
-	/* wait up to 10 s for READY */
-	int ok = 0;
-	for (int i = 0; i < 1000 && !ok; i++) {
-		char *out = hc_fixture_read_file(ready, NULL);
-		ok = out && strstr(out, "READY");
-		free(out);
-		if (!ok)
-			usleep(10000);
-	}
+	int ok = wait_for_word(ready, "READY");
 	char *core = cores[ncores];
 	snprintf(core, 320, "%s/%s.core", dir, name);
 	if (ok && kernel_dir) {
 		ok = kernel_core(pid, kernel_dir, core);
 	} else {
-		if (ok) {
-			snprintf(cmd, sizeof(cmd),
-				 "gcore -o '%s/%s.gcore' %d >/dev/null 2>&1 && mv '%s/%s.gcore.%d' '%s'", dir, name,
-				 (int)pid, dir, name, (int)pid, core);
-			ok = run(cmd) == 0;
-		}
+		ok = ok && take_gcore(pid, name, core);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}

@@ -36,6 +36,13 @@ const char *hc_fixture_make_core_with(const char *name, const char *source, cons
  */
 const char *hc_fixture_make_core_by(const char *name, const char *source, const char *compile, const char *ext,
 				    const char *kernel_dir);
+/*
+ * Two gcores of one run of `source` (compiled as hc_fixture_make_core_with
+ * does): OLD once it prints READY, then SIGUSR1, and NEW once it prints
+ * GREW. Its output is TMPDIR/name.out. False if they cannot be made.
+ */
+bool hc_fixture_make_core_pair(const char *name, const char *source, const char *compile, const char *ext,
+			       const char **old_core, const char **new_core);
 /* Whether core_pattern is a plain "core" in the working directory and RLIMIT_CORE may be raised. */
 bool hc_fixture_kernel_writes_cores(void);
 

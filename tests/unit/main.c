@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 		{ "glibc_truth", hc_test_register_glibc_truth },
 		{ "bad_input", hc_test_register_bad_input },
 		{ "corruption", hc_test_register_corruption },
+		{ "diff", hc_test_register_diff },
 		{ "cli", hc_test_register_cli },
 		{ "native_truth", hc_test_register_native_truth },
 		{ "explain", hc_test_register_explain },

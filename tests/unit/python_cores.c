@@ -36,6 +36,15 @@ const char *hc_test_python_core(const char *name, const char *scenario, const ch
 	return core && *truth ? core : NULL;
 }
 
+bool hc_test_python_core_pair(const char *name, const char *scenario, const char *python, const char **old_core,
+			      const char **new_core)
+{
+	char compile[600];
+	snprintf(compile, sizeof(compile),
+		 "sh -c 'echo \"#!/bin/sh\" > \"$2\" && echo \"exec $0 $3\" >> \"$2\" && chmod +x \"$2\"' %s", python);
+	return hc_fixture_make_core_pair(name, scenario, compile, "py", old_core, new_core);
+}
+
 const char *hc_test_python_root(const char *v, char *buf, size_t len)
 {
 	const char *dir = getenv("HEAPCORE_RUNTIMES"), *home = getenv("HOME");

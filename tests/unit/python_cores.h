@@ -21,6 +21,10 @@
 const char *hc_test_python_core(const char *name, const char *scenario, const char *python, const char *root,
 				bool kernel, json_t **truth);
 
+/* Two gcores of one run of scenario under python (hc_fixture_make_core_pair: READY, SIGUSR1, GREW). */
+bool hc_test_python_core_pair(const char *name, const char *scenario, const char *python, const char **old_core,
+			      const char **new_core);
+
 /* DIR/pythonV of scripts/fetch-runtimes.sh, or NULL (and a failure naming the script) if it is not there. */
 const char *hc_test_python_root(const char *v, char *buf, size_t len);
 

@@ -12,6 +12,7 @@ HC_SUITE(glibc_walk);
 HC_SUITE(glibc_truth);
 HC_SUITE(bad_input);
 HC_SUITE(corruption);
+HC_SUITE(diff);
 HC_SUITE(cli);
 HC_SUITE(native_truth);
 HC_SUITE(explain);
