@@ -45,9 +45,10 @@ done
 rows=()
 for t in "${targets[@]}"; do
 	log=build-fuzz/fuzz_$t.log
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+	# a target stopped by a finding at once has no coverage lines: its figures are "?"
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1 || true)
+	cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -n 1 | cut -d' ' -f2)
+	ft=$( (grep -o 'ft: [0-9]*' "$log" || true) | tail -n 1 | cut -d' ' -f2)
 	crashes=$(find "build-fuzz/findings/$t" -type f | wc -l)
 	echo "fuzz_$t: ${execs:-0} executions, coverage ${cov:-?} edges (${ft:-?} features), $crashes crash(es)"
 	[ "$crashes" = 0 ] || { status=1; grep -m1 -E 'ERROR|SUMMARY' "$log" >&2 || true; }

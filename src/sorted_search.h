@@ -18,6 +18,9 @@
 static inline uint32_t hc_lower_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset,
 					  uint64_t key)
 {
+	/* an empty list may have no array at all: no offset is applied to NULL */
+	if (n == 0)
+		return 0;
 	const unsigned char *b = (const unsigned char *)base + key_offset;
 	uint32_t lo = 0, hi = n;
 	while (lo < hi) {
