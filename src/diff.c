@@ -339,8 +339,10 @@ static json_t *side_json(const json_t *report)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (json_object_get(p, keys[i]))
 			json_object_set(o, keys[i], json_object_get(p, keys[i]));
-	if (json_object_get(s, "time"))
+	if (json_object_get(s, "time")) {
 		json_object_set(o, "time", json_object_get(s, "time"));
+		json_object_set(o, "time_from", json_object_get(s, "time_from"));
+	}
 	return o;
 }
 

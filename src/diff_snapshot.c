@@ -249,8 +249,11 @@ json_t *hc_diff_snapshot(const struct hc_analysis *a, const struct hc_cpython_ru
 			      "native", native_json(a));
 	if (!o)
 		return NULL;
-	if (a->target->mtime >= 0)
+	if (a->target->mtime >= 0) {
 		json_object_set_new(o, "time", json_real((double)a->target->mtime + a->target->mtime_nsec / 1e9));
+		json_object_set_new(o, "time_from",
+				    json_string(a->target->time_from_coredump ? "systemd-coredump" : "file"));
+	}
 	if (ph && ph->n)
 		json_object_set_new(o, "python", python_json(rt, ph));
 	return o;

@@ -141,8 +141,10 @@ json_t *hc_report_info(struct hc_target *t, const struct hc_symbols *s)
 				 hc_arch_name(t->arch), "compression",
 				 hc_compression_name(t->compression), "size",
 				 (json_int_t)t->file_size, "truncated", t->truncated);
-	if (t->mtime >= 0)
+	if (t->mtime >= 0) {
 		json_object_set_new(core, "mtime", json_integer(t->mtime));
+		json_object_set_new(core, "time_from", json_string(t->time_from_coredump ? "systemd-coredump" : "file"));
+	}
 	json_t *r = json_pack("{s:o}", "core", core);
 	if (!r)
 		return NULL;

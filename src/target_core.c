@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,27 @@ static const uint8_t *image_at(const struct hc_target *t, uint64_t off, uint64_t
 	return (const uint8_t *)t->image + off;
 }
 
+/*
+ * systemd-coredump records when the process crashed (microseconds since the
+ * epoch) in the stored file's user.coredump.timestamp attribute: a better
+ * time than the file's, which a later copy or recompression moves.
+ */
+static void core_time_from_xattr(struct hc_target *t, int fd)
+{
+	char buf[32];
+	ssize_t n = fgetxattr(fd, "user.coredump.timestamp", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *end;
+	unsigned long long us = strtoull(buf, &end, 10);
+	if (end == buf || *end || us == 0)
+		return;
+	t->mtime = (int64_t)(us / 1000000);
+	t->mtime_nsec = (uint32_t)(us % 1000000) * 1000;
+	t->time_from_coredump = true;
+}
+
 static struct hc_error *load_image(struct hc_target *t, const char *path, uint64_t max_memory)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -91,6 +113,7 @@ static struct hc_error *load_image(struct hc_target *t, const char *path, uint64
 	}
 	t->mtime = st.st_mtime;
 	t->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	core_time_from_xattr(t, fd);
 	if (st.st_size == 0) {
 		close(fd);
 		return hc_error_create(HC_ERR_FORMAT, "empty file, not a core");

@@ -99,6 +99,7 @@ struct hc_target {
 	uint64_t file_size;      /* of the (decompressed) ELF image */
 	int64_t mtime;           /* seconds since the epoch of the core file, -1 if unknown */
 	uint32_t mtime_nsec;     /* and its nanoseconds: two cores a second apart still have a rate */
+	bool time_from_coredump; /* mtime is systemd-coredump's user.coredump.timestamp, not the file's */
 	bool truncated;          /* some PT_LOAD or note lies past the end of the file */
 
 	struct hc_segment *segments;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fixtures.h"
@@ -191,6 +192,32 @@ static void test_a_stable_native_process_shows_no_growth(void)
 	json_decref(r);
 }
 
+/*
+ * systemd-coredump's user.coredump.timestamp (microseconds) names when the
+ * process crashed; it wins over the file's time, which copies move.
+ */
+static void test_core_times_come_from_systemd_coredump_when_it_recorded_them(void)
+{
+	const char *old_core, *new_core;
+	CU_ASSERT_FATAL(hc_fixture_make_core_pair("diff_native_stable", native_stable, "gcc -g -O0", "c", &old_core,
+						  &new_core));
+	const char *o = hc_fixture_copy_file("stamped_old.core", old_core, 0);
+	const char *n = hc_fixture_copy_file("stamped_new.core", new_core, 0);
+	CU_ASSERT_FATAL(o && n);
+	static const char t0[] = "1700000000000000", t1[] = "1700005400250000";
+	CU_ASSERT_FATAL(setxattr(o, "user.coredump.timestamp", t0, strlen(t0), 0) == 0);
+	CU_ASSERT_FATAL(setxattr(n, "user.coredump.timestamp", t1, strlen(t1), 0) == 0);
+	int rc;
+	json_t *r = diff_json(o, n, "", &rc);
+	CU_ASSERT_FATAL(r != NULL);
+	const json_t *iv = json_object_get(r, "interval");
+	CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(iv, "seconds")), 5400.25, 1e-3);
+	CU_ASSERT_STRING_EQUAL(hc_json_str(iv, "from"), "the cores' times");
+	CU_ASSERT_STRING_EQUAL(hc_json_str(json_object_get(r, "new"), "time_from"), "systemd-coredump");
+	CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(json_object_get(r, "old"), "time")), 1700000000.0, 1e-3);
+	json_decref(r);
+}
+
 /* The two lines of lengths the Python scenario printed: before and after. */
 static json_t *python_lengths(const char *name, int nth)
 {
@@ -329,6 +356,8 @@ void hc_test_register_diff(void)
 	CU_pSuite s = CU_add_suite("diff", NULL, NULL);
 	CU_add_test(s, "a growing native list is named with its lengths", test_a_growing_native_list_is_named_with_its_lengths);
 	CU_add_test(s, "a stable native process shows no growth", test_a_stable_native_process_shows_no_growth);
+	CU_add_test(s, "core times come from systemd-coredump when it recorded them",
+		    test_core_times_come_from_systemd_coredump_when_it_recorded_them);
 	CU_add_test(s, "a growing cache and listener list are named with their lengths",
 		    test_a_growing_cache_and_listener_list_are_named_with_their_lengths);
 	CU_add_test(s, "a stable Python process shows no growth", test_a_stable_python_process_shows_no_growth);
