@@ -45,6 +45,21 @@ static void human_bytes(double bytes, char *buf, size_t len)
 	}
 }
 
+/* 5400 -> "1.5 hours": the unit a person would say it in */
+static void human_duration(double secs, char *buf, size_t len)
+{
+	if (secs < 10)
+		snprintf(buf, len, "%.1f seconds", secs);
+	else if (secs < 120)
+		snprintf(buf, len, "%.0f seconds", secs);
+	else if (secs < 2 * 3600)
+		snprintf(buf, len, "%.0f minutes", secs / 60);
+	else if (secs < 2 * 86400)
+		snprintf(buf, len, "%.1f hours", secs / 3600);
+	else
+		snprintf(buf, len, "%.1f days", secs / 86400);
+}
+
 /* 1234567 -> "1,234,567" */
 static void grouped(long long v, char *buf, size_t len)
 {
@@ -70,6 +85,7 @@ static bool grew(long long items0, long long items1, long long bytes0, long long
 
 struct diff_ctx {
 	const json_t *old_snap, *new_snap;
+	const json_t *new_findings;  /* NEW's analyze findings: where an anchor is declared */
 	double interval;             /* seconds; 0 if unknown */
 	struct hc_findings found;
 	bool nomem;
@@ -85,7 +101,9 @@ static void rate_text(const struct diff_ctx *c, double delta_items, double delta
 	double hours = c->interval / 3600;
 	char b[32];
 	human_bytes(delta_bytes / hours, b, sizeof(b));
-	snprintf(buf, len, "; %.0f %s and %s per hour over %.0f s", delta_items / hours, unit, b, c->interval);
+	char over[32];
+	human_duration(c->interval, over, sizeof(over));
+	snprintf(buf, len, "; %.0f %s and %s per hour (measured over %s)", delta_items / hours, unit, b, over);
 }
 
 static void add_finding(struct diff_ctx *c, const struct hc_finding *x)
@@ -113,6 +131,17 @@ static json_t *find_by(const json_t *list, const char *key, const char *value, c
 			return x;
 	}
 	return NULL;
+}
+
+/* The file NEW's analysis names for the anchor at path (a module's __file__), or "". */
+static const char *declared_in(const struct diff_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < json_array_size(c->new_findings); i++) {
+		const json_t *f = json_array_get(c->new_findings, i);
+		if (!strcmp(hc_json_str(f, "path"), path))
+			return hc_json_str(json_object_get(f, "location"), "file");
+	}
+	return "";
 }
 
 /* ---- owners: native owners by name and kind, Python containers by path ---- */
@@ -143,10 +172,13 @@ static void owner_growth(struct diff_ctx *c, json_t *rows)
 		rate_text(c, (double)(n1 - n0), (double)(b1 - b0), "allocations", rate, sizeof(rate));
 		snprintf(title, sizeof(title), "%s (%s): %s -> %s allocations, +%s", hc_json_str(b, "name"),
 			 hc_json_str(b, "kind"), s0, s1, db);
+		char h0[32], h1[32];
+		human_bytes((double)b0, h0, sizeof(h0));
+		human_bytes((double)b1, h1, sizeof(h1));
 		snprintf(ev, sizeof(ev),
 			 "the allocations %s keeps alive (its dominator subtree) went from %s to %s, their bytes from "
-			 "%lld to %lld%s",
-			 hc_json_str(b, "name"), s0, s1, b0, b1, rate);
+			 "%s to %s%s",
+			 hc_json_str(b, "name"), s0, s1, h0, h1, rate);
 		struct hc_finding x = {
 			.severity = growth_severity(n0, n1, b0, b1), .kind = "growing-owner", .title = title,
 			.count = (uint64_t)n1, .bytes = (uint64_t)(b1 - b0), .retained_bytes = (uint64_t)(b1 - b0),
@@ -189,12 +221,15 @@ static void container_growth(struct diff_ctx *c, json_t *rows)
 		human_bytes((double)(b1 - b0), db, sizeof(db));
 		rate_text(c, (double)(n1 - n0), (double)(b1 - b0), "entries", rate, sizeof(rate));
 		snprintf(title, sizeof(title), "%s: %s -> %s entries, +%s", name, s0, s1, db);
-		snprintf(ev, sizeof(ev), "len() of the %s at %s went from %s to %s, what it keeps alive from %lld to %lld bytes%s",
-			 hc_json_str(b, "type"), path, s0, s1, b0, b1, rate);
+		char h0[32], h1[32];
+		human_bytes((double)b0, h0, sizeof(h0));
+		human_bytes((double)b1, h1, sizeof(h1));
+		snprintf(ev, sizeof(ev), "len() of the %s at %s went from %s to %s, what it keeps alive from %s to %s%s",
+			 hc_json_str(b, "type"), path, s0, s1, h0, h1, rate);
 		struct hc_finding x = {
 			.severity = growth_severity(n0, n1, b0, b1), .kind = "growing-container", .title = title,
 			.count = (uint64_t)n1, .bytes = (uint64_t)(b1 - b0), .retained_bytes = (uint64_t)(b1 - b0),
-			.location = name, .path = (char *)path, .evidence = ev,
+			.location = name, .path = (char *)path, .evidence = ev, .file = (char *)declared_in(c, path),
 			.recommendation = "bound it (an LRU such as functools.lru_cache(maxsize=...), a maxlen, an expiry) "
 					  "or remove entries when they are done with (unsubscribe, del)",
 			.expected_reduction = (uint64_t)(b1 - b0), .confidence = a ? 0.9 : 0.6,
@@ -425,8 +460,10 @@ static json_t *projection_json(const struct diff_ctx *c, const struct hc_diff_op
 	human_bytes(per_hour, r, sizeof(r));
 	json_object_set_new(o, "bytes_per_hour", json_real(per_hour));
 	if (!opts->limit) {
-		snprintf(text, sizeof(text), "the heap went from %s to %s in %.0f s: %s per hour (give --limit for a projection)",
-			 a, b, c->interval, r);
+		char over[32];
+		human_duration(c->interval, over, sizeof(over));
+		snprintf(text, sizeof(text), "the heap went from %s to %s in %s: %s per hour (give --limit for a projection)",
+			 a, b, over, r);
 	} else {
 		human_bytes((double)opts->limit, l, sizeof(l));
 		json_object_set_new(o, "limit", json_integer((json_int_t)opts->limit));
@@ -438,10 +475,12 @@ static json_t *projection_json(const struct diff_ctx *c, const struct hc_diff_op
 		} else {
 			double hours = ((double)opts->limit - (double)f1) / per_hour;
 			json_object_set_new(o, "hours_to_limit", json_real(hours));
+			char in[32];
+			human_duration(hours * 3600, in, sizeof(in));
 			snprintf(text, sizeof(text),
 				 "an estimate from two points: growing %s per hour from %s, the heap would reach %s in "
-				 "about %.1f hours, if it kept growing at the same rate",
-				 r, b, l, hours);
+				 "about %s, if it kept growing at the same rate",
+				 r, b, l, in);
 			const json_t *t1 = json_object_get(c->new_snap, "time");
 			if (t1) {
 				time_t when = (time_t)(json_number_value(t1) + hours * 3600);
@@ -460,7 +499,8 @@ struct hc_error *hc_diff_compare(const json_t *old_report, const json_t *new_rep
 				 const struct hc_diff_options *opts, json_t **out)
 {
 	*out = NULL;
-	struct diff_ctx c = { .old_snap = snap(old_report), .new_snap = snap(new_report) };
+	struct diff_ctx c = { .old_snap = snap(old_report), .new_snap = snap(new_report),
+			      .new_findings = json_object_get(new_report, "findings") };
 	if (!c.old_snap || !c.new_snap)
 		return hc_error_create(HC_ERR_INTERNAL, "diff: a report without its snapshot");
 	char why[512];
