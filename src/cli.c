@@ -45,6 +45,7 @@ struct cli_options {
 	int fail_on;               /* analyze: exit EXIT_FINDINGS if a finding is this severe or more; -1 never */
 	const char *output;        /* dump: the core to write */
 	bool in_place;             /* attach: keep the process stopped until the analysis is done */
+	bool snapshot;             /* analyze: add the snapshot diff compares (a saved report is a diff side) */
 	const char *new_core;      /* diff: NEW (core is OLD) */
 	struct hc_diff_options diff; /* diff: --interval, --limit, --force */
 	bool progress;             /* stderr is a terminal */
@@ -62,7 +63,8 @@ static const char usage_text[] =
 	"  attach PID            analyze a live process: stop it, copy its memory, let it go, analyze\n"
 	"                        the copy (--in-place: keep it stopped until the analysis is done)\n"
 	"  dump PID -o FILE      write an ELF core of a live process (gdb and heapcore read it)\n"
-	"  diff OLD NEW [BINARY] what grew between two cores of one program (NEW may be a live PID):\n"
+	"  diff OLD NEW [BINARY] what grew between two cores of one program (a side may also be a live\n"
+	"                        PID, or analyze --snapshot --format json's saved report):\n"
 	"                        growth per type and per owner, findings new or worse, a projection\n"
 	"\n"
 	"Options:\n"
@@ -84,6 +86,8 @@ static const char usage_text[] =
 	"                        cores' file times)\n"
 	"  --limit SIZE          diff: project when the heap reaches SIZE (K/M/G suffixes)\n"
 	"  --force               diff: compare cores even if they look like different programs\n"
+	"  --snapshot            analyze: add what diff compares to the JSON; diff takes such a saved\n"
+	"                        report for OLD or NEW in place of a core\n"
 	"  -h, --help            this text\n"
 	"  --version             heapcore's version\n"
 	"\n"
@@ -182,7 +186,7 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 {
 	enum { OPT_FORMAT = 256, OPT_SYSROOT, OPT_DEBUG_DIR, OPT_NO_DEFAULT_DEBUG, OPT_NO_FILES,
 	       OPT_ARENA_METHOD, OPT_MAX_MEMORY, OPT_SCAN_FREE, OPT_TOP, OPT_MIN_BYTES, OPT_FAIL_ON, OPT_IN_PLACE,
-	       OPT_INTERVAL, OPT_LIMIT, OPT_FORCE };
+	       OPT_INTERVAL, OPT_LIMIT, OPT_FORCE, OPT_SNAPSHOT };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
@@ -200,6 +204,7 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -284,6 +289,9 @@ static int parse_options(const char *command, int argc, char **argv, struct cli_
 			break;
 		case OPT_FORCE:
 			o->diff.force = true;
+			break;
+		case OPT_SNAPSHOT:
+			o->snapshot = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -494,7 +502,11 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 		/* what only explain reads goes back to the kernel on the idle CPU while the report is built */
 		pthread_t trim;
 		bool trimming = !explain && pthread_create(&trim, NULL, trim_run, a) == 0;
-		json_t *r = explain ? hc_report_explain(a, o->address, o->scan_free) : hc_report_analyze(a);
+		json_t *r;
+		if (explain)
+			r = hc_report_explain(a, o->address, o->scan_free);
+		else
+			r = o->snapshot ? hc_report_analyze_with_snapshot(a) : hc_report_analyze(a);
 		if (trimming)
 			pthread_join(trim, NULL);
 		/* the chains are searched as the report asks: a search that stopped leaves some out */
@@ -628,6 +640,27 @@ static bool all_digits(const char *s)
 static int snapshot_report(const struct cli_options *o, const char *what, json_t **out)
 {
 	*out = NULL;
+	/* a report saved by analyze --snapshot --format json: the analysis is done already */
+	FILE *peek = fopen(what, "r");
+	int first = peek ? fgetc(peek) : EOF;
+	if (peek)
+		fclose(peek);
+	if (first == '{') {
+		json_error_t jerr;
+		json_t *r = json_load_file(what, 0, &jerr);
+		if (!r) {
+			fprintf(stderr, "heapcore: %s: not a JSON report: %s (line %d)\n", what, jerr.text, jerr.line);
+			return HC_ERR_FORMAT;
+		}
+		if (!json_is_object(json_object_get(r, "snapshot"))) {
+			json_decref(r);
+			fprintf(stderr, "heapcore: %s: a report without a snapshot (save it with analyze --snapshot --format json)\n",
+				what);
+			return HC_ERR_FORMAT;
+		}
+		*out = r;
+		return 0;
+	}
 	struct cli_options one = *o;
 	one.core = what;
 	int fd = -1;

@@ -275,6 +275,42 @@ static void test_a_growing_cache_and_listener_list_are_named_with_their_lengths(
 	json_decref(after);
 }
 
+/*
+ * A report saved by analyze --snapshot --format json stands in for a side,
+ * so that yesterday's core need not be kept; one saved without the snapshot
+ * is refused, saying how to save it.
+ */
+static void test_a_saved_report_stands_in_for_old(void)
+{
+	const char *old_core, *new_core;
+	CU_ASSERT_FATAL(hc_test_python_core_pair("diff_py", python_growing, "/usr/bin/python3.11", &old_core, &new_core));
+	char args[1200], *out = NULL, *err = NULL, saved[400], plain[400];
+	snprintf(args, sizeof(args), "analyze --snapshot --format json '%s'", old_core);
+	CU_ASSERT_EQUAL_FATAL(hc_fixture_run_cli_bounded(600, args, &out, &err), 0);
+	snprintf(saved, sizeof(saved), "%s", hc_fixture_write_file("saved.json", out, strlen(out)));
+	free(out);
+	free(err);
+	int rc;
+	json_t *r = diff_json(saved, new_core, "", &rc);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	const json_t *c = finding_on(r, "growing-container", "app._cache");
+	CU_ASSERT_PTR_NOT_NULL(c);
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(c, "title"), "app._cache: 10,000 -> 20,000 entries"));
+	CU_ASSERT_PTR_NOT_NULL(finding_on(r, "growing-container", "app.bus.listeners"));
+	json_decref(r);
+	snprintf(args, sizeof(args), "analyze --format json '%s'", old_core);
+	CU_ASSERT_EQUAL_FATAL(hc_fixture_run_cli_bounded(600, args, &out, &err), 0);
+	snprintf(plain, sizeof(plain), "%s", hc_fixture_write_file("plain.json", out, strlen(out)));
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "diff '%s' '%s'", plain, new_core);
+	CU_ASSERT_EQUAL(hc_fixture_run_cli_bounded(600, args, &out, &err), 4);
+	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "a report without a snapshot (save it with analyze --snapshot"));
+	free(out);
+	free(err);
+}
+
 static void test_a_stable_python_process_shows_no_growth(void)
 {
 	const char *old_core, *new_core;
@@ -360,6 +396,7 @@ void hc_test_register_diff(void)
 		    test_core_times_come_from_systemd_coredump_when_it_recorded_them);
 	CU_add_test(s, "a growing cache and listener list are named with their lengths",
 		    test_a_growing_cache_and_listener_list_are_named_with_their_lengths);
+	CU_add_test(s, "a saved report stands in for OLD", test_a_saved_report_stands_in_for_old);
 	CU_add_test(s, "a stable Python process shows no growth", test_a_stable_python_process_shows_no_growth);
 	CU_add_test(s, "a core against the live process it came from", test_a_core_against_the_live_process_it_came_from);
 	CU_add_test(s, "cores of different programs are refused", test_cores_of_different_programs_are_refused);
