@@ -337,8 +337,13 @@ static void finding_changes(struct diff_ctx *c, const json_t *old_report, const 
 			if (said)
 				continue;
 			snprintf(title, sizeof(title), "worse since OLD (+%s): %s", d, hc_json_str(b, "title"));
-			snprintf(ev, sizeof(ev), "it retained %lld bytes in OLD, %lld now; %s", r0, r1,
-				 hc_json_str(b, "evidence"));
+			char h0[32], h1[32], rate[160];
+			human_bytes((double)r0, h0, sizeof(h0));
+			human_bytes((double)r1, h1, sizeof(h1));
+			rate_text(c, (double)(jint(b, "count") - jint(a, "count")), (double)(r1 - r0), "items", rate,
+				  sizeof(rate));
+			snprintf(ev, sizeof(ev), "it retained %s in OLD, %s now (%lld -> %lld items)%s; %s", h0, h1,
+				 (long long)jint(a, "count"), (long long)jint(b, "count"), rate, hc_json_str(b, "evidence"));
 		} else {
 			continue;
 		}

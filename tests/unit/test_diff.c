@@ -46,6 +46,20 @@
 NATIVE_SCENARIO(native_growing, "")
 NATIVE_SCENARIO(native_stable, "#define STABLE\n")
 
+/* START (3000) records leaked at start, 9000 more on SIGUSR1: one leak that gets worse, or starts. */
+static const char native_leaking[] =
+	"#include <signal.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+	"#ifndef START\n#define START 3000\n#endif\n"
+	"struct rec { struct rec *next; char pad[200]; };\n"
+	"volatile sig_atomic_t g_grow;\n"
+	"static void on_usr1(int s) { (void)s; g_grow = 1; }\n"
+	"__attribute__((noinline)) static void leak(int n) { struct rec *h = 0;\n"
+	"  for (int i = 0; i < n; i++) { struct rec *x = calloc(1, sizeof *x); x->next = h; h = x; } }\n"
+	/* the dead frames' stale pointers to the leak, wiped */
+	"__attribute__((noinline)) static void scrub(void) { volatile char b[8192]; for (int i = 0; i < 8192; i++) b[i] = 0; }\n"
+	"int main(void) { signal(SIGUSR1, on_usr1); leak(START); scrub(); printf(\"READY\\n\"); fflush(stdout);\n"
+	"  for (;;) { pause(); if (g_grow) { g_grow = 0; leak(9000); scrub(); printf(\"GREW\\n\"); fflush(stdout); } } }\n";
+
 /*
  * An app module with a cache and an event bus: 10 000 entries and 300
  * listeners, then on SIGUSR1 10 000 entries and 500 listeners more (none
@@ -175,6 +189,45 @@ static void test_a_growing_native_list_is_named_with_its_lengths(void)
 	char args[1200];
 	snprintf(args, sizeof(args), "diff --fail-on warning '%s' '%s'", old_core, new_core);
 	CU_ASSERT_EQUAL(hc_fixture_run_cli_bounded(600, args, NULL, NULL), 9);
+}
+
+/* A finding of both cores that retains more in NEW is said as worse, with before and after and the rate. */
+static void test_a_leak_that_grows_is_a_worse_finding_with_its_rate(void)
+{
+	const char *old_core, *new_core;
+	CU_ASSERT_FATAL(hc_fixture_make_core_pair("diff_leak", native_leaking, "gcc -g -O0", "c", &old_core, &new_core));
+	int rc;
+	json_t *r = diff_json(old_core, new_core, "--interval 30m", &rc);
+	CU_ASSERT_FATAL(r != NULL);
+	const json_t *f = json_array_get(json_object_get(r, "findings"), 0);
+	CU_ASSERT_STRING_EQUAL(hc_json_str(f, "kind"), "worse-finding");
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(f, "title"), "leaked: 12000 allocations"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(f, "evidence"), "(3000 -> 12000 items); 18000 items and "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(f, "evidence"), "per hour (measured over 30 minutes)"));
+	/* 9000 records more, each a 0xe0-byte chunk */
+	CU_ASSERT_EQUAL(hc_json_int(f, "retained_bytes"), 9000 * 0xe0);
+	const json_t *w = json_array_get(json_object_get(r, "findings_worse"), 0);
+	CU_ASSERT_EQUAL(hc_json_int(w, "old_retained_bytes"), 3000 * 0xe0);
+	CU_ASSERT_EQUAL(hc_json_int(w, "new_retained_bytes"), 12000 * 0xe0);
+	json_decref(r);
+}
+
+/* A warning that only NEW has is said as new. */
+static void test_a_leak_that_starts_is_a_new_finding(void)
+{
+	const char *old_core, *new_core;
+	CU_ASSERT_FATAL(hc_fixture_make_core_pair("diff_late_leak", native_leaking, "gcc -g -O0 -DSTART=0", "c", &old_core,
+						  &new_core));
+	int rc;
+	json_t *r = diff_json(old_core, new_core, "", &rc);
+	CU_ASSERT_FATAL(r != NULL);
+	const json_t *f = json_array_get(json_object_get(r, "findings"), 0);
+	CU_ASSERT_STRING_EQUAL(hc_json_str(f, "kind"), "new-finding");
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(f, "title"), "new since OLD: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(hc_json_str(f, "title"), "leaked: 9000 allocations"));
+	CU_ASSERT_EQUAL(hc_json_int(f, "retained_bytes"), 9000 * 0xe0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(r, "findings_new")), 1);
+	json_decref(r);
 }
 
 static void test_a_stable_native_process_shows_no_growth(void)
@@ -392,6 +445,8 @@ void hc_test_register_diff(void)
 	CU_pSuite s = CU_add_suite("diff", NULL, NULL);
 	CU_add_test(s, "a growing native list is named with its lengths", test_a_growing_native_list_is_named_with_its_lengths);
 	CU_add_test(s, "a stable native process shows no growth", test_a_stable_native_process_shows_no_growth);
+	CU_add_test(s, "a leak that grows is a worse finding with its rate", test_a_leak_that_grows_is_a_worse_finding_with_its_rate);
+	CU_add_test(s, "a leak that starts is a new finding", test_a_leak_that_starts_is_a_new_finding);
 	CU_add_test(s, "core times come from systemd-coredump when it recorded them",
 		    test_core_times_come_from_systemd_coredump_when_it_recorded_them);
 	CU_add_test(s, "a growing cache and listener list are named with their lengths",
