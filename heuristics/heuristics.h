@@ -22,6 +22,14 @@ void hc_heuristics_bytes(uint64_t bytes, char *buf, size_t len);
 void hc_heuristics_python_name(const char *path, char *buf, size_t len);
 
 /* The __file__ of the module whose namespace object i hangs from (its chain's first module); "" if none. */
+/*
+ * Whether object i is a container the container detectors look at: one of
+ * the flags (HC_PYOBJ_*), a list, dict or set (no tuple) of at least
+ * min_len items, retaining enough for a finding. Its len() in *len and the
+ * severity of what it retains in *sev.
+ */
+bool hc_heuristics_big_container(const struct hc_pyheap *h, uint32_t i, uint8_t flags, uint64_t min_len,
+				 const struct hc_findings *f, uint64_t *len, enum hc_severity *sev);
 void hc_heuristics_module_file(const struct hc_pyheap *h, uint32_t i, char *buf, size_t len);
 
 #endif

@@ -57,3 +57,10 @@ void hc_heuristics_module_file(const struct hc_pyheap *h, uint32_t i, char *buf,
 	if (file != UINT32_MAX && !hc_pyheap_str(h, file, buf, len, &interned))
 		buf[0] = 0;
 }
+
+bool hc_heuristics_big_container(const struct hc_pyheap *h, uint32_t i, uint8_t flags, uint64_t min_len,
+				 const struct hc_findings *f, uint64_t *len, enum hc_severity *sev)
+{
+	return (h->flags[i] & flags) && h->types[h->type[i]].container && strcmp(h->types[h->type[i]].name, "tuple") &&
+	       hc_pyheap_len(h, i, len) && *len >= min_len && hc_findings_severity_for(f, h->retained[i], sev);
+}

@@ -30,9 +30,7 @@ bool hc_detect_listener_leaks(const struct hc_heuristics_input *in, struct hc_fi
 		const char *tn = h->types[h->type[i]].name;
 		uint64_t len;
 		enum hc_severity sev;
-		if (!(h->flags[i] & (HC_PYOBJ_REACHABLE | HC_PYOBJ_KEPT)) || !h->types[h->type[i]].container ||
-		    !strcmp(tn, "tuple") || !hc_pyheap_len(h, i, &len) || len < MIN_CALLBACKS ||
-		    !hc_findings_severity_for(out, h->retained[i], &sev))
+		if (!hc_heuristics_big_container(h, i, HC_PYOBJ_REACHABLE | HC_PYOBJ_KEPT, MIN_CALLBACKS, out, &len, &sev))
 			continue;
 		bool dict = !strcmp(tn, "dict");
 		uint32_t items = 0, methods = 0, funcs = 0, example = UINT32_MAX, self_type = UINT32_MAX;

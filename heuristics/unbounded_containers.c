@@ -47,9 +47,7 @@ bool hc_detect_unbounded_containers(const struct hc_heuristics_input *in, struct
 		const char *tn = h->types[h->type[i]].name;
 		uint64_t len;
 		enum hc_severity sev;
-		if (!(h->flags[i] & HC_PYOBJ_REACHABLE) || !h->types[h->type[i]].container || !strcmp(tn, "tuple") ||
-		    !hc_pyheap_len(h, i, &len) || len < MIN_ITEMS ||
-		    !hc_findings_severity_for(out, h->retained[i], &sev))
+		if (!hc_heuristics_big_container(h, i, HC_PYOBJ_REACHABLE, MIN_ITEMS, out, &len, &sev))
 			continue;
 		char path[1024];
 		hc_pyheap_path(h, i, path, sizeof(path));
@@ -60,7 +58,7 @@ bool hc_detect_unbounded_containers(const struct hc_heuristics_input *in, struct
 			continue;
 		/* a sample of its items: keys (dicts) and values */
 		uint32_t nkeys = 0, idkeys = 0, nvals = 0, callbacks = 0, same = 0, first_type = UINT32_MAX;
-		bool dict = h->types[h->type[i]].container && !strcmp(tn, "dict");
+		bool dict = !strcmp(tn, "dict");
 		for (uint32_t e = h->out_start[i], k = 0; e < h->out_start[i + 1] && k < 2 * SAMPLE; e++, k++) {
 			uint32_t d = h->out[e] & HC_PYEDGE_TARGET;
 			bool is_key = dict && !(k & 1);

@@ -38,6 +38,23 @@ ARCH=$(dpkg --print-architecture 2>/dev/null) || die "dpkg not found (Debian/Ubu
 command -v apt-get >/dev/null || die "apt-get not found"
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
 
+
+# The .debs of DL unpacked into a fresh root TMP, for chroot: merged-/usr packages ship only usr/,
+# so lib, lib64, bin and sbin link into it; and the directories a chroot needs.
+unpack_root() {
+	local dl=$1 tmp=$2 deb d
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	for deb in "$dl"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+	done
+	for d in lib lib64 bin sbin; do
+		if [ ! -e "$tmp/$d" ] && [ ! -L "$tmp/$d" ]; then
+			mkdir -p "$tmp/usr/$d"
+			ln -s "usr/$d" "$tmp/$d"
+		fi
+	done
+	mkdir -p "$tmp/tmp" "$tmp/proc" "$tmp/dev" && chmod 1777 "$tmp/tmp"
+}
 # The Debian archive URI this machine's apt uses: the first URI in
 # /etc/apt/sources.list{,.d/*} whose path ends in /debian (not debian-security).
 find_mirror() {
@@ -155,25 +172,12 @@ fetch_suite() {
 	fi
 
 	local tmp=$root.tmp.$$
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	local deb
-	for deb in "$dl"/*.deb; do
-		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
-	done
-
-	# merged-/usr packages ship only usr/; the ELF interpreter is /lib64/ld-linux-x86-64.so.2
-	local d
-	for d in lib lib64 bin sbin; do
-		if [ ! -e "$tmp/$d" ] && [ ! -L "$tmp/$d" ]; then
-			mkdir -p "$tmp/usr/$d"
-			ln -s "usr/$d" "$tmp/$d"
-		fi
-	done
+	unpack_root "$dl" "$tmp"
+	# the ELF interpreter is /lib64/ld-linux-x86-64.so.2, a relative link: the root is read from outside too
 	if [ ! -e "$tmp/lib64/ld-linux-x86-64.so.2" ]; then
 		mkdir -p "$tmp/usr/lib64"
 		ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tmp/usr/lib64/ld-linux-x86-64.so.2"
 	fi
-	mkdir -p "$tmp/tmp" "$tmp/proc" "$tmp/dev" && chmod 1777 "$tmp/tmp"
 
 	local v6 vdbg glibc
 	v6=$(dpkg-deb -f "$dl"/libc6_*.deb Version)
@@ -225,17 +229,8 @@ fetch_python() {
 	if ! (cd "$dl" && apt-get "${opts[@]}" download $pkgs) >>"$log" 2>&1; then
 		die "apt-get download $pkgs ($suite) failed: $(grep -E '^(E|W):' "$log" | head -n 1)"
 	fi
-	local tmp=$root.tmp.$$ deb d
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	for deb in "$dl"/*.deb; do
-		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
-	done
-	for d in lib lib64 bin sbin; do
-		if [ ! -e "$tmp/$d" ] && [ ! -L "$tmp/$d" ]; then
-			mkdir -p "$tmp/usr/$d"
-			ln -s "usr/$d" "$tmp/$d"
-		fi
-	done
+	local tmp=$root.tmp.$$
+	unpack_root "$dl" "$tmp"
 	if [ ! -e "$tmp/lib64/ld-linux-x86-64.so.2" ]; then
 		local ld
 		ld=$(cd "$tmp" && { ls lib/x86_64-linux-gnu/ld-*.so usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null || true; } | head -n 1)
@@ -243,7 +238,6 @@ fetch_python() {
 		mkdir -p "$tmp/lib64"
 		ln -sf "/$ld" "$tmp/lib64/ld-linux-x86-64.so.2"
 	fi
-	mkdir -p "$tmp/tmp" "$tmp/proc" "$tmp/dev" && chmod 1777 "$tmp/tmp"
 	local vpy
 	vpy=$(dpkg-deb -f "$dl"/python$v-minimal_*.deb Version)
 	printf '{"runtime": "python%s", "suite": "%s", "python": "%s"}\n' "$v" "$suite" "$vpy" >"$tmp/.heapcore-python.json"

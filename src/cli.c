@@ -478,6 +478,15 @@ static void show_phase(enum hc_phase p, int done, void *arg)
 		fprintf(stderr, "\r%40s\r", "");
 }
 
+static struct hc_analysis_options analysis_options(const struct cli_options *o)
+{
+	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
+	/* the pool reserves address space ahead, which a data limit counts as used */
+	if (memory_cap)
+		ao.pool = HC_POOL_NEVER;
+	return ao;
+}
+
 static int cmd_analyze(const struct cli_options *o, bool explain)
 {
 	struct hc_target *t;
@@ -485,10 +494,7 @@ static int cmd_analyze(const struct cli_options *o, bool explain)
 	int rc = open_target(o, &t, &s);
 	if (rc)
 		return rc;
-	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
-	/* the pool reserves address space ahead, which a data limit counts as used */
-	if (memory_cap)
-		ao.pool = HC_POOL_NEVER;
+	struct hc_analysis_options ao = analysis_options(o);
 	if (o->progress) {
 		ao.phase = show_phase;
 	}
@@ -583,31 +589,45 @@ static int cmd_dump(const struct cli_options *o)
 	return 0;
 }
 
+/*
+ * A copy of live process pid as a core in memory (a memfd, read like any
+ * other core through path): its descriptor in *fd. Unless keep_stopped,
+ * the process is let go at once and its pause said. Returns 0 or an exit
+ * code after printing the problem.
+ */
+static int live_copy(pid_t pid, bool keep_stopped, int *fd, char *path, size_t len, struct hc_live_stats *st)
+{
+	*fd = memfd_create("heapcore-copy", MFD_CLOEXEC);
+	if (*fd < 0) {
+		fprintf(stderr, "heapcore: cannot make room for the copy: %s\n", strerror(errno));
+		return HC_ERR_IO;
+	}
+	hold_signals();
+	struct hc_error *err = hc_live_dump(pid, *fd, keep_stopped, st);
+	if (err) {
+		close(*fd);
+		*fd = -1;
+		return report_error(err);
+	}
+	if (!keep_stopped)
+		fprintf(stderr, "heapcore: process %d paused %.3f s (%u threads, %llu bytes copied)\n", (int)pid,
+			st->pause_seconds, st->threads, (unsigned long long)st->bytes_dumped);
+	snprintf(path, len, "/proc/self/fd/%d", *fd);
+	return 0;
+}
+
 static int cmd_attach(struct cli_options *o)
 {
 	pid_t pid;
 	int rc = parse_pid(o->core, &pid);
 	if (rc)
 		return rc;
-	/* the copy lives in memory (a memfd), as a core the analysis reads like any other */
-	int fd = memfd_create("heapcore-attach", MFD_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "heapcore: cannot make room for the copy: %s\n", strerror(errno));
-		return HC_ERR_IO;
-	}
-	hold_signals();
+	int fd;
+	char path[64];
 	struct hc_live_stats st;
-	struct hc_error *err = hc_live_dump(pid, fd, o->in_place, &st);
-	if (err) {
-		close(fd);
-		return report_error(err);
-	}
-	if (!o->in_place)
-		fprintf(stderr, "heapcore: process %d paused %.3f s (%u threads, %llu bytes copied)\n", (int)pid,
-			st.pause_seconds, st.threads, (unsigned long long)st.bytes_dumped);
-	char path[64], label[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	snprintf(label, sizeof(label), "process %d", (int)pid);
+	rc = live_copy(pid, o->in_place, &fd, path, sizeof(path), &st);
+	if (rc)
+		return rc;
 	o->core = path;
 	rc = cmd_analyze(o, false);
 	if (o->in_place) {
@@ -616,7 +636,6 @@ static int cmd_attach(struct cli_options *o)
 			st.pause_seconds, st.threads);
 	}
 	close(fd);
-	(void)label;
 	return rc;
 }
 
@@ -668,24 +687,12 @@ static int snapshot_report(const struct cli_options *o, const char *what, json_t
 	struct stat st;
 	if (stat(what, &st) != 0 && all_digits(what)) {
 		pid_t pid;
+		struct hc_live_stats ls;
 		int rc = parse_pid(what, &pid);
+		if (!rc)
+			rc = live_copy(pid, false, &fd, path, sizeof(path), &ls);
 		if (rc)
 			return rc;
-		fd = memfd_create("heapcore-diff", MFD_CLOEXEC);
-		if (fd < 0) {
-			fprintf(stderr, "heapcore: cannot make room for the copy: %s\n", strerror(errno));
-			return HC_ERR_IO;
-		}
-		hold_signals();
-		struct hc_live_stats ls;
-		struct hc_error *err = hc_live_dump(pid, fd, false, &ls);
-		if (err) {
-			close(fd);
-			return report_error(err);
-		}
-		fprintf(stderr, "heapcore: process %d paused %.3f s (%u threads, %llu bytes copied)\n", (int)pid,
-			ls.pause_seconds, ls.threads, (unsigned long long)ls.bytes_dumped);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		one.core = path;
 	}
 	struct hc_target *t;
@@ -696,9 +703,7 @@ static int snapshot_report(const struct cli_options *o, const char *what, json_t
 			close(fd);
 		return rc;
 	}
-	struct hc_analysis_options ao = { .walk = { .method = o->arena_method } };
-	if (memory_cap)
-		ao.pool = HC_POOL_NEVER;
+	struct hc_analysis_options ao = analysis_options(o);
 	struct hc_analysis *a;
 	struct hc_error *err = hc_analysis_run(t, s, &ao, &a);
 	if (err) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cpython_layout.h"
+#include "cpython_refs.h"
 
 /* A type's slot in the census's open-addressing table (type address -> index into types). */
 struct census_build {
@@ -51,21 +52,6 @@ static bool grow(struct census_build *b)
 	return true;
 }
 
-/* The C string at addr, from the core or else the file of the module holding it; false if neither has it. */
-static bool read_name(const struct hc_target *t, const struct hc_symbols *s, uint64_t addr, char *buf, size_t len)
-{
-	if (hc_target_read_cstr(t, addr, buf, len) && buf[0])
-		return true;
-	for (size_t i = 0; s && i + 1 < len; i++) {
-		if (hc_symbols_read_file(s, NULL, addr + i, &buf[i], 1) != HC_READ_OK)
-			return false;
-		if (!buf[i])
-			return i > 0;
-	}
-	buf[len - 1] = 0;
-	return false;
-}
-
 /* The census entry of type, added (its name read) if new; NULL if out of memory. */
 static struct hc_cpython_type_count *entry(struct census_build *b, const struct hc_target *t, uint64_t type)
 {
@@ -84,7 +70,7 @@ static struct hc_cpython_type_count *entry(struct census_build *b, const struct 
 	}
 	char name[256];
 	uint64_t at;
-	if (!hc_target_read_u64(t, type + HC_CPYTHON_TP_NAME, &at) || !read_name(t, b->s, at, name, sizeof(name)))
+	if (!hc_target_read_u64(t, type + HC_CPYTHON_TP_NAME, &at) || !hc_cpython_read_cstr(t, b->s, at, name, sizeof(name)))
 		strcpy(name, "?");
 	char *copy = strdup(name);
 	if (!copy)

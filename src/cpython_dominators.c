@@ -43,8 +43,10 @@ struct hc_error *hc_pyheap_dominators(struct hc_pyheap *h)
 	uint32_t *next = malloc(n * sizeof(*next)), *idom = malloc(n * sizeof(*idom));
 	uint64_t *retained = calloc(n, sizeof(*retained));
 	uint32_t *in = NULL;
+	/* out of memory until the last table is filled */
+	struct hc_error *err = &hc_error_nomem;
 	if (!po || !order || !in_start || !stack || !next || !idom || !retained)
-		goto nomem;
+		goto out;
 
 	/* postorder from the root: its children are the accepted roots' targets and the gap seeds */
 	memset(po, 0xff, n * sizeof(*po));
@@ -101,7 +103,7 @@ struct hc_error *hc_pyheap_dominators(struct hc_pyheap *h)
 		in_start[v] += in_start[v - 1];
 	in = malloc((in_start[n] ? in_start[n] : 1) * sizeof(*in));
 	if (!in)
-		goto nomem;
+		goto out;
 	uint32_t *cursor = next; /* the search is done with it */
 	memcpy(cursor, in_start, n * sizeof(*cursor));
 	for (uint32_t o = 0; o < h->n; o++) {
@@ -148,11 +150,19 @@ struct hc_error *hc_pyheap_dominators(struct hc_pyheap *h)
 	h->idom = malloc((h->n ? h->n : 1) * sizeof(*h->idom));
 	h->retained = malloc((h->n ? h->n : 1) * sizeof(*h->retained));
 	if (!h->idom || !h->retained)
-		goto nomem;
+		goto out;
 	for (uint32_t o = 0; o < h->n; o++) {
 		uint32_t v = o + 1;
 		h->idom[o] = po[v] >= npo || idom[v] == UNSEEN ? HC_PYDOM_NONE : idom[v] ? idom[v] - 1 : HC_PYDOM_ROOT;
 		h->retained[o] = po[v] >= npo ? h->size[o] : retained[v];
+	}
+	err = NULL;
+out:
+	if (err) {
+		free(h->idom);
+		free(h->retained);
+		h->idom = NULL;
+		h->retained = NULL;
 	}
 	free(po);
 	free(order);
@@ -162,19 +172,5 @@ struct hc_error *hc_pyheap_dominators(struct hc_pyheap *h)
 	free(next);
 	free(idom);
 	free(retained);
-	return NULL;
-nomem:
-	free(po);
-	free(order);
-	free(in_start);
-	free(in);
-	free(stack);
-	free(next);
-	free(idom);
-	free(retained);
-	free(h->idom);
-	free(h->retained);
-	h->idom = NULL;
-	h->retained = NULL;
-	return &hc_error_nomem;
+	return err;
 }

@@ -16,6 +16,7 @@
 #include "heapcore/report.h"
 #include "heapcore/symbols.h"
 #include "heapcore/types.h"
+#include "ranked.h"
 
 /* Enough for any program's globals and types that matter; the rest are the smallest. */
 #define SNAPSHOT_TYPES 2000
@@ -153,40 +154,24 @@ static json_t *native_json(const struct hc_analysis *a)
 	return o;
 }
 
-struct ranked_container {
-	uint64_t len;
-	uint32_t i;
-};
-
-static int by_len_desc(const void *x, const void *y)
-{
-	const struct ranked_container *a = x, *b = y;
-	return a->len < b->len ? 1 : a->len > b->len ? -1 : (a->i > b->i) - (a->i < b->i);
-}
-
 static json_t *python_json(const struct hc_cpython_runtime *rt, const struct hc_pyheap *h)
 {
 	json_t *o = json_pack("{s:I, s:I}", "objects", (json_int_t)h->n, "bytes", (json_int_t)h->bytes);
 	if (rt)
 		json_object_set_new(o, "version", json_sprintf("%u.%u", rt->major, rt->minor));
 	/* the types, largest first */
-	uint32_t *order = malloc((h->ntypes ? h->ntypes : 1) * sizeof(*order));
+	struct hc_ranked *order = malloc((h->ntypes ? h->ntypes : 1) * sizeof(*order));
 	json_t *types = json_array();
 	if (order) {
+		uint32_t n = 0;
 		for (uint32_t i = 0; i < h->ntypes; i++)
-			order[i] = i;
-		for (uint32_t i = 1; i < h->ntypes; i++) {
-			uint32_t x = order[i], k = i;
-			for (; k > 0 && h->types[order[k - 1]].bytes < h->types[x].bytes; k--)
-				order[k] = order[k - 1];
-			order[k] = x;
-		}
-		for (uint32_t k = 0; k < h->ntypes && k < SNAPSHOT_TYPES; k++) {
-			const struct hc_pyheap_type *ty = &h->types[order[k]];
-			if (ty->count)
-				json_array_append_new(types, json_pack("{s:s, s:I, s:I}", "name", ty->name ? ty->name : "?",
-								       "count", (json_int_t)ty->count, "bytes",
-								       (json_int_t)ty->bytes));
+			if (h->types[i].count)
+				order[n++] = (struct hc_ranked){ h->types[i].bytes, i };
+		qsort(order, n, sizeof(*order), hc_ranked_desc);
+		for (uint32_t k = 0; k < n && k < SNAPSHOT_TYPES; k++) {
+			const struct hc_pyheap_type *ty = &h->types[order[k].i];
+			json_array_append_new(types, json_pack("{s:s, s:I, s:I}", "name", ty->name ? ty->name : "?", "count",
+							       (json_int_t)ty->count, "bytes", (json_int_t)ty->bytes));
 		}
 		free(order);
 	}
@@ -215,23 +200,23 @@ static json_t *python_json(const struct hc_cpython_runtime *rt, const struct hc_
 		uint64_t len;
 		n += h->types[h->type[i]].container && hc_pyheap_len(h, i, &len) && len > 0;
 	}
-	struct ranked_container *r = malloc((n ? n : 1) * sizeof(*r));
+	struct hc_ranked *r = malloc((n ? n : 1) * sizeof(*r));
 	json_t *containers = json_array();
 	if (r) {
 		n = 0;
 		for (uint32_t i = 0; i < h->n; i++) {
 			uint64_t len;
 			if (h->types[h->type[i]].container && hc_pyheap_len(h, i, &len) && len > 0)
-				r[n++] = (struct ranked_container){ len, i };
+				r[n++] = (struct hc_ranked){ len, i };
 		}
-		qsort(r, n, sizeof(*r), by_len_desc);
+		qsort(r, n, sizeof(*r), hc_ranked_desc);
 		char path[PATH_LEN];
 		for (uint32_t k = 0; k < n && k < SNAPSHOT_CONTAINERS; k++) {
 			uint32_t i = r[k].i;
 			hc_pyheap_path(h, i, path, sizeof(path));
 			json_t *c = json_pack("{s:s, s:s, s:I, s:I}", "path", path, "type",
 					      h->types[h->type[i]].name ? h->types[h->type[i]].name : "?", "length",
-					      (json_int_t)r[k].len, "bytes", (json_int_t)h->size[i]);
+					      (json_int_t)r[k].key, "bytes", (json_int_t)h->size[i]);
 			if (h->retained)
 				json_object_set_new(c, "retained_bytes", json_integer((json_int_t)h->retained[i]));
 			json_array_append_new(containers, c);

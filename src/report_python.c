@@ -7,6 +7,7 @@
  * and JSON; docs/json.md names the fields.
  */
 #include "report_python.h"
+#include "ranked.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +17,10 @@
 #define TOP_KEPT 20
 #define PATH_LEN 1024
 
-struct ranked {
-	uint64_t key;
-	uint32_t i;
-};
-
-static int by_key_desc(const void *x, const void *y)
-{
-	const struct ranked *a = x, *b = y;
-	if (a->key != b->key)
-		return a->key > b->key ? -1 : 1;
-	return (a->i > b->i) - (a->i < b->i);
-}
 
 static json_t *types_json(const struct hc_pyheap *h, bool garbage)
 {
-	struct ranked *r = malloc((h->ntypes ? h->ntypes : 1) * sizeof(*r));
+	struct hc_ranked *r = malloc((h->ntypes ? h->ntypes : 1) * sizeof(*r));
 	json_t *list = json_array();
 	if (!r)
 		return list;
@@ -39,9 +28,9 @@ static json_t *types_json(const struct hc_pyheap *h, bool garbage)
 	for (uint32_t i = 0; i < h->ntypes; i++) {
 		uint64_t bytes = garbage ? h->types[i].garbage_bytes : h->types[i].bytes;
 		if (garbage ? h->types[i].garbage_count : h->types[i].count)
-			r[n++] = (struct ranked){ bytes, i };
+			r[n++] = (struct hc_ranked){ bytes, i };
 	}
-	qsort(r, n, sizeof(*r), by_key_desc);
+	qsort(r, n, sizeof(*r), hc_ranked_desc);
 	for (uint32_t k = 0; k < n && k < TOP_TYPES; k++) {
 		const struct hc_pyheap_type *t = &h->types[r[k].i];
 		json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "type", t->name, "count",
@@ -106,14 +95,14 @@ static json_t *largest_json(const struct hc_pyheap *h)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < h->n; i++)
 		n += holder_candidate(h, i, floor);
-	struct ranked *r = malloc((n ? n : 1) * sizeof(*r));
+	struct hc_ranked *r = malloc((n ? n : 1) * sizeof(*r));
 	if (!r)
 		return list;
 	n = 0;
 	for (uint32_t i = 0; i < h->n; i++)
 		if (holder_candidate(h, i, floor))
-			r[n++] = (struct ranked){ h->retained[i], i };
-	qsort(r, n, sizeof(*r), by_key_desc);
+			r[n++] = (struct hc_ranked){ h->retained[i], i };
+	qsort(r, n, sizeof(*r), hc_ranked_desc);
 	uint32_t top[TOP_LARGEST], ntop = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t c = r[k].i;
@@ -135,7 +124,7 @@ static json_t *largest_json(const struct hc_pyheap *h)
 
 static json_t *containers_json(const struct hc_pyheap *h)
 {
-	struct ranked top[TOP_CONTAINERS];
+	struct hc_ranked top[TOP_CONTAINERS];
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < h->n; i++) {
 		uint64_t len;
@@ -147,7 +136,7 @@ static json_t *containers_json(const struct hc_pyheap *h)
 		uint32_t k = n < TOP_CONTAINERS ? n++ : n - 1;
 		for (; k > 0 && top[k - 1].key < len; k--)
 			top[k] = top[k - 1];
-		top[k] = (struct ranked){ len, i };
+		top[k] = (struct hc_ranked){ len, i };
 	}
 	json_t *list = json_array();
 	for (uint32_t k = 0; k < n; k++) {
@@ -179,13 +168,13 @@ static json_t *kept_json(const struct hc_pyheap *h)
 		bytes[o] += h->size[i];
 		nseeds += o == i;
 	}
-	struct ranked *r = malloc((nseeds ? nseeds : 1) * sizeof(*r));
+	struct hc_ranked *r = malloc((nseeds ? nseeds : 1) * sizeof(*r));
 	uint32_t n = 0;
 	for (uint32_t i = 0; r && i < h->n; i++)
 		if (h->flags[i] & HC_PYOBJ_GAP)
-			r[n++] = (struct ranked){ bytes[i], i };
+			r[n++] = (struct hc_ranked){ bytes[i], i };
 	if (r)
-		qsort(r, n, sizeof(*r), by_key_desc);
+		qsort(r, n, sizeof(*r), hc_ranked_desc);
 	for (uint32_t k = 0; k < n && k < TOP_KEPT; k++) {
 		uint32_t i = r[k].i;
 		json_t *o = object_json(h, i);
